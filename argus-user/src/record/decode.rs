@@ -1,0 +1,1 @@
+//! Wire decoder (client side).
