@@ -1,3 +1,8 @@
 //! Argus 3 flow sensor library: capture sources, packet decoding, the flow engine, the Argus 3
 //! record codec and the client-side printing used by `ra`.
+pub mod capture;
+pub mod engine;
+pub mod flow;
+pub mod print;
 pub mod record;
+pub mod wire;
