@@ -60,7 +60,10 @@ impl Ts {
         self.sec as i64 * 1_000_000 + self.usec as i64
     }
     pub fn from_micros(us: i64) -> Ts {
-        Ts { sec: us.div_euclid(1_000_000) as u32, usec: us.rem_euclid(1_000_000) as u32 }
+        Ts {
+            sec: us.div_euclid(1_000_000) as u32,
+            usec: us.rem_euclid(1_000_000) as u32,
+        }
     }
     pub fn is_zero(self) -> bool {
         self.sec == 0 && self.usec == 0
@@ -114,13 +117,45 @@ pub struct FlowDsr {
 pub enum FlowKey {
     /// qual 0x01. For ICMP, `sport` = type<<8|code, `dport` = ICMP id and `smask,dmask` = IP id
     /// bytes; for UDP/53, smask/dmask hold the DNS id bytes (host order, as argus does).
-    Ipv4 { src: [u8; 4], dst: [u8; 4], proto: u8, tp_p: u8, sport: u16, dport: u16, smask: u8, dmask: u8 },
+    Ipv4 {
+        src: [u8; 4],
+        dst: [u8; 4],
+        proto: u8,
+        tp_p: u8,
+        sport: u16,
+        dport: u16,
+        smask: u8,
+        dmask: u8,
+    },
     /// qual 0x02. `word` = proto<<24 | flow label; ports in the last word.
-    Ipv6 { src: [u8; 16], dst: [u8; 16], proto: u8, flow_label: u32, sport: u16, dport: u16, masks: Option<[u8; 4]> },
+    Ipv6 {
+        src: [u8; 16],
+        dst: [u8; 16],
+        proto: u8,
+        flow_label: u32,
+        sport: u16,
+        dport: u16,
+        masks: Option<[u8; 4]>,
+    },
     /// qual 0x03: non-IP Ethernet / LLC frames.
-    Ether { dst: [u8; 6], src: [u8; 6], etype: u16, dsap: u8, ssap: u8 },
+    Ether {
+        dst: [u8; 6],
+        src: [u8; 6],
+        etype: u16,
+        dsap: u8,
+        ssap: u8,
+    },
     /// qual 0x04 (ARP) / 0x05 (RARP).
-    Arp { hrd: u16, pro: u16, hln: u8, pln: u8, op: u16, spa: [u8; 4], tpa: [u8; 4], sha: [u8; 6] },
+    Arp {
+        hrd: u16,
+        pro: u16,
+        hln: u8,
+        pln: u8,
+        op: u16,
+        spa: [u8; 4],
+        tpa: [u8; 4],
+        sha: [u8; 6],
+    },
     /// Any other key, kept as raw body bytes (IS-IS, 802.11, ...).
     Raw(Vec<u8>),
 }
@@ -135,6 +170,11 @@ pub struct TimeDsr {
     pub src_last: Option<Ts>,
     pub dst_start: Option<Ts>,
     pub dst_last: Option<Ts>,
+    /// Subtype form as written (1 = timestamp, 2 = range, ...). 0 = choose automatically:
+    /// 1 when `start == last`, else 2. argus keeps form 2 once a second packet was seen, even
+    /// when all timestamps are equal, and can keep form 1 with two stamps; the decoder records
+    /// what it read so re-encoding is byte-exact.
+    pub form: u8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -191,11 +231,21 @@ pub enum NetworkDsr {
     Empty,
     Tcp(TcpDsr),
     /// Subtype 0x34, HOST ORDER on the wire: type, code, 16-bit value, then 5 addresses.
-    Icmp { icmp_type: u8, code: u8, value: u16, addrs: [u32; 5] },
+    Icmp {
+        icmp_type: u8,
+        code: u8,
+        value: u16,
+        addrs: [u32; 5],
+    },
     /// Subtype 0x10: responder hardware address (argus copies a 44-word union).
-    Arp { ha: [u8; 6] },
+    Arp {
+        ha: [u8; 6],
+    },
     /// Anything else, raw (subtype and body).
-    Other { subtype: u8, body: Vec<u8> },
+    Other {
+        subtype: u8,
+        body: Vec<u8>,
+    },
 }
 
 /// IPATTR DSR (0x48): TTL, TOS, IP id per direction and IP-option masks.
@@ -283,6 +333,8 @@ pub struct DataDsr {
 pub struct EncapsDsr {
     pub src: u32,
     pub dst: u32,
+    /// Qualifier byte as written by the sensor (usually 0; seen 0x04/0x0c).
+    pub qual: u8,
 }
 
 /// ICMP mapped-error DSR (0x34).
