@@ -17,6 +17,53 @@ pub mod class {
     pub const LLC: u8 = 4;
 }
 
+/// Bits of [`XdpMeta::flags`].
+pub mod meta_flags {
+    /// One 802.1Q/802.1ad tag was present (`vlan_tci` holds it).
+    pub const VLAN: u8 = 0x01;
+    /// Two tags (QinQ); `vlan_tci` holds the outer one.
+    pub const QINQ: u8 = 0x02;
+    /// IP fragment (IPv4 MF set or offset != 0). Ports are only parsed for the first fragment.
+    pub const FRAG: u8 = 0x04;
+    /// Not the first fragment: no transport header, ports are 0 in the flow hash.
+    pub const FRAG_LATER: u8 = 0x08;
+    /// Header truncated or inconsistent (e.g. IHL < 5, short frame); parsing stopped there.
+    pub const MALFORMED: u8 = 0x10;
+    /// More than two VLAN tags: parsing stopped after two.
+    pub const TOO_MANY_TAGS: u8 = 0x20;
+}
+
+/// Names and layout of the maps in the XDP object, shared with the user-space loader.
+pub mod xdp_maps {
+    /// `XSKMAP` keyed by rx queue index, value: AF_XDP socket fd.
+    pub const XSKS: &str = "XSKS";
+    /// Max entries of `XSKS` (rx queues). User space may resize before load.
+    pub const XSKS_MAX: u32 = 64;
+    /// `PerCpuArray<u64>` of counters, indexed by [`stat`].
+    pub const STATS: &str = "STATS";
+    /// `Array<u32>` of configuration words, indexed by [`config`].
+    pub const CONFIG: &str = "CONFIG";
+
+    /// Indexes into `STATS`.
+    pub mod stat {
+        pub const SEEN: u32 = 0;
+        pub const REDIRECTED: u32 = 1;
+        pub const PASSED: u32 = 2;
+        pub const DROPPED: u32 = 3;
+        /// `bpf_xdp_adjust_meta` failed: frame delivered without metadata.
+        pub const NO_META: u32 = 4;
+        pub const COUNT: u32 = 5;
+    }
+
+    /// Indexes into `CONFIG`.
+    pub mod config {
+        /// Non-zero: drop frames that could not be redirected (no socket on the queue).
+        /// Zero (default): `XDP_PASS` them to the kernel stack.
+        pub const DROP_UNREDIRECTED: u32 = 0;
+        pub const COUNT: u32 = 1;
+    }
+}
+
 /// 32 bytes of metadata that the XDP program writes in front of each frame
 /// (`bpf_xdp_adjust_meta`). Layout is fixed: `#[repr(C)]`, no implicit padding.
 #[repr(C)]
@@ -61,6 +108,9 @@ const fn mix(h: u32, v: u32) -> u32 {
 
 /// Symmetric hash of an IPv4 5-tuple: `sym_hash_v4(a, b, pa, pb, p) == sym_hash_v4(b, a, pb, pa, p)`.
 /// Addresses are the raw big-endian words as read from the header.
+/// Convention used by the XDP program (user space must do the same): each address word is
+/// `u32::from_be_bytes(bytes)` (so 10.0.0.1 is `0x0a00_0001`) and ports are in host order
+/// (`u16::from_be_bytes`). For non-first fragments the ports are 0.
 #[inline(always)]
 pub const fn sym_hash_v4(saddr: u32, daddr: u32, sport: u16, dport: u16, proto: u8) -> u32 {
     let (lo, hi, plo, phi) = if saddr < daddr || (saddr == daddr && sport <= dport) {
