@@ -216,7 +216,7 @@ impl FrameSource for PcapngReader {
             let be = self.be;
             let btype = rd32(h, 0, be);
             let blen = rd32(h, 4, be);
-            if blen < 12 || blen % 4 != 0 {
+            if blen < 12 || !blen.is_multiple_of(4) {
                 return Err(self.fail(off, CaptureErrorKind::BadBlockLength { len: blen }));
             }
             if blen > MAX_BLOCK {
