@@ -662,11 +662,7 @@ impl TcpTracker {
                         state = CLOSED;
                     }
                 }
-                CLOSED => {
-                    if flags & TH_SYN != 0 && flags & TH_ACK == 0 {
-                        state = LISTEN;
-                    }
-                }
+                CLOSED if flags & TH_SYN != 0 && flags & TH_ACK == 0 => state = LISTEN,
                 _ => {}
             }
         }
@@ -771,5 +767,275 @@ impl TcpTracker {
         }
         self.sipid = 0;
         self.dipid = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTS_SYN: &[u8] = &[
+        2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+    ];
+
+    fn t(us: i64) -> Ts {
+        Ts::from_micros(1_000_000_000_000_000 + us)
+    }
+
+    fn seg(seq: u32, ack: u32, flags: u8, win: u16, len: u32, ipid: u16) -> TcpSeg<'static> {
+        TcpSeg {
+            seq,
+            ack,
+            flags,
+            win,
+            options: &[],
+            payload_len: len,
+            ip_ecn: 0,
+            ipid,
+        }
+    }
+
+    fn perf(tr: &TcpTracker) -> TcpDsr {
+        match tr.to_dsr() {
+            NetworkDsr::Tcp(t) => t,
+            other => panic!("expected perf object, got {other:?}"),
+        }
+    }
+
+    /// SYN, SYN-ACK, ACK at t=0/100/150 µs.
+    fn handshake() -> TcpTracker {
+        let mut tr = TcpTracker::new();
+        let syn = TcpSeg {
+            options: OPTS_SYN,
+            ..seg(1000, 0, TH_SYN, 65535, 0, 1)
+        };
+        assert_eq!(tr.update(&syn, true, t(0)), TcpAction::None);
+        let sa = TcpSeg {
+            options: OPTS_SYN,
+            ..seg(5000, 1001, TH_SYN | TH_ACK, 28960, 0, 0)
+        };
+        assert_eq!(tr.update(&sa, false, t(100)), TcpAction::None);
+        assert_eq!(
+            tr.update(&seg(1001, 5001, TH_ACK, 512, 0, 2), true, t(150)),
+            TcpAction::None
+        );
+        tr
+    }
+
+    #[test]
+    fn syn_only_is_init_object() {
+        let mut tr = TcpTracker::new();
+        let syn = TcpSeg {
+            options: OPTS_SYN,
+            ..seg(1000, 0, TH_SYN, 65535, 0, 1)
+        };
+        tr.update(&syn, true, t(0));
+        assert_eq!(tr.state(), SYN_SENT);
+        let body = vec![
+            0, 0, 0, 1, 0, 0, 0x03, 0xe8, 0x04, 0x70, 0, 0, 0, 0, TH_SYN, 7,
+        ];
+        assert_eq!(tr.to_dsr(), NetworkDsr::Other { subtype: 3, body });
+        // A retransmitted SYN makes it a performance object with a src retransmission.
+        tr.update(&syn, true, t(1_000_000));
+        let p = perf(&tr);
+        assert_eq!(p.status, SAW_SYN | SRC_PKTS_RETRANS);
+        assert_eq!(p.src.retrans, 1);
+        assert_eq!(p.src.lasttime, t(1_000_000));
+    }
+
+    #[test]
+    fn handshake_data_fin_close() {
+        let mut tr = handshake();
+        let p = perf(&tr);
+        assert_eq!(p.state, ESTABLISHED);
+        assert_eq!(p.status, SAW_SYN | SAW_SYN_SENT | CON_ESTABLISHED);
+        assert_eq!(
+            p.options,
+            TCP_MAXSEG | TCP_WSCALE | TCP_SACKOK | TCP_TIMESTAMP
+        );
+        assert_eq!((p.synack, p.ackdat), (100, 50));
+
+        tr.update(
+            &seg(1001, 5001, TH_PUSH | TH_ACK, 512, 100, 3),
+            true,
+            t(200),
+        );
+        tr.update(&seg(5001, 1101, TH_ACK, 227, 0, 1), false, t(250));
+        tr.update(
+            &seg(5001, 1101, TH_PUSH | TH_ACK, 227, 200, 2),
+            false,
+            t(300),
+        );
+        tr.update(&seg(1101, 5201, TH_ACK, 512, 0, 4), true, t(350));
+        tr.update(&seg(1101, 5201, TH_FIN | TH_ACK, 512, 0, 5), true, t(400));
+        assert_eq!(tr.state(), FIN_WAIT_1);
+        tr.update(&seg(5201, 1102, TH_FIN | TH_ACK, 227, 0, 3), false, t(450));
+        assert_eq!(tr.state(), FIN_WAIT_2);
+        let a = tr.update(&seg(1102, 5202, TH_ACK, 512, 0, 6), true, t(500));
+        assert_eq!(a, TcpAction::None);
+        assert!(!tr.is_closed());
+
+        let p = perf(&tr);
+        assert_eq!(p.state, FIN_WAIT_2);
+        assert_eq!(
+            p.status,
+            SAW_SYN | SAW_SYN_SENT | CON_ESTABLISHED | FIN | FIN_ACK
+        );
+        let s = p.src;
+        let d = p.dst.unwrap();
+        assert_eq!(
+            (s.seqbase, s.seq, s.ack, s.bytes, s.winnum),
+            (1000, 1101, 5201, 100, 2)
+        );
+        assert_eq!((s.flags, s.win, s.winshift, s.retrans), (0x1b, 512, 7, 0));
+        assert_eq!(s.status, CON_ESTABLISHED | FIN | FIN_ACK);
+        assert_eq!(s.lasttime, t(500));
+        assert_eq!(
+            (d.seqbase, d.seq, d.ack, d.bytes, d.winnum),
+            (5000, 5201, 1101, 200, 2)
+        );
+        assert_eq!((d.flags, d.win, d.winshift), (0x1b, 227, 7));
+        assert_eq!(d.status, SAW_SYN_SENT | FIN | FIN_ACK);
+        assert_eq!(d.lasttime, t(450));
+        // ra: sgap = (dst.ack - src.seqbase) - src.bytes
+        assert_eq!(d.ack.wrapping_sub(s.seqbase).wrapping_sub(s.bytes), 1);
+
+        tr.after_record_written();
+        let p = perf(&tr);
+        assert_eq!((p.src.seqbase, p.src.bytes, p.src.flags), (1101, 0, 0));
+        assert_eq!(p.dst.unwrap().seqbase, 5201);
+        assert_eq!(p.state, FIN_WAIT_2);
+        assert_eq!((p.synack, p.ackdat), (100, 50));
+    }
+
+    #[test]
+    fn retransmission_counted_and_cleared() {
+        let mut tr = handshake();
+        tr.update(
+            &seg(1001, 5001, TH_PUSH | TH_ACK, 512, 100, 3),
+            true,
+            t(200),
+        );
+        tr.update(
+            &seg(1001, 5001, TH_PUSH | TH_ACK, 512, 100, 4),
+            true,
+            t(300),
+        );
+        let p = perf(&tr);
+        assert_eq!(p.src.retrans, 1);
+        assert_eq!(p.src.bytes, 200);
+        assert_eq!(
+            p.status & (SRC_PKTS_RETRANS | DST_PKTS_RETRANS),
+            SRC_PKTS_RETRANS
+        );
+        assert_eq!(p.src.status & PKTS_RETRANS, PKTS_RETRANS);
+        tr.after_record_written();
+        let p = perf(&tr);
+        assert_eq!(p.src.retrans, 0);
+        assert_eq!(p.status & PKTS_RETRANS, 0);
+    }
+
+    #[test]
+    fn out_of_order_by_ip_id() {
+        let mut tr = handshake();
+        tr.update(&seg(1101, 5001, TH_ACK, 512, 100, 0x0500), true, t(200));
+        // A later segment carrying a lower IP id (argus compares the raw, swapped values).
+        tr.update(&seg(1001, 5001, TH_ACK, 512, 100, 0x0400), true, t(210));
+        assert_eq!(perf(&tr).status & OUTOFORDER, SRC_OUTOFORDER);
+    }
+
+    #[test]
+    fn syn_then_rst() {
+        let mut tr = TcpTracker::new();
+        tr.update(&seg(1000, 0, TH_SYN, 1024, 0, 1), true, t(0));
+        let a = tr.update(&seg(0, 1001, TH_RST | TH_ACK, 0, 0, 0), false, t(40));
+        assert_eq!(a, TcpAction::None);
+        let p = perf(&tr);
+        assert_eq!(p.state, SYN_SENT);
+        assert_eq!(p.status, SAW_SYN | DST_RESET);
+        let d = p.dst.unwrap();
+        assert_eq!(
+            (d.seqbase, d.seq, d.ack, d.flags),
+            (0, 0, 1000, TH_RST | TH_ACK)
+        );
+        assert_eq!(d.status, RESET);
+        // Raw status keeps both reset bits; the record folds them per direction.
+        assert_eq!(tr.status() & RESET, RESET);
+    }
+
+    #[test]
+    fn in_window_reset_closes() {
+        let mut tr = handshake();
+        // argus tests the RST's seq against the sender's own last ack (minus one) plus its
+        // unscaled window shifted right by the window scale: [5000, 5000 + (512 >> 7)).
+        let a = tr.update(&seg(5001, 5001, TH_RST, 512, 0, 3), true, t(200));
+        assert_eq!(a, TcpAction::Closed);
+        assert!(tr.is_closed());
+        let p = perf(&tr);
+        assert_eq!(p.state, CLOSED);
+        // a reset connection is not a normal close
+        assert_eq!(p.status & (NORMAL_CLOSE | RESET), SRC_RESET);
+    }
+
+    #[test]
+    fn rst_first_then_syn_restarts() {
+        let mut tr = TcpTracker::new();
+        tr.update(&seg(7000, 9001, TH_RST | TH_ACK, 0, 0, 0), true, t(0));
+        assert_eq!(tr.state(), LISTEN);
+        match tr.to_dsr() {
+            NetworkDsr::Other { subtype: 3, body } => {
+                assert_eq!(&body[0..4], &RESET.to_be_bytes());
+                assert_eq!(&body[4..8], &6999u32.to_be_bytes());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Non-SYN packets on a LISTEN flow only OR in flags.
+        assert_eq!(
+            tr.update(&seg(9001, 0, TH_ACK, 10, 5, 0), true, t(10)),
+            TcpAction::None
+        );
+        let syn = seg(42, 0, TH_SYN, 1024, 0, 0);
+        assert_eq!(tr.update(&syn, true, t(20)), TcpAction::Restart);
+        tr.restart(&syn, t(20));
+        assert_eq!(tr.state(), SYN_SENT);
+        assert_eq!(tr.status(), SAW_SYN);
+        match tr.to_dsr() {
+            NetworkDsr::Other { subtype: 3, body } => assert_eq!(&body[4..8], &42u32.to_be_bytes()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_syn_after_reset_closing_restarts() {
+        let mut tr = handshake();
+        // Out-of-window reset: CLOSING.
+        tr.update(&seg(99, 5001, TH_RST, 512, 0, 3), true, t(200));
+        assert_eq!(tr.state(), CLOSING);
+        let syn = seg(77, 0, TH_SYN, 1024, 0, 0);
+        assert_eq!(tr.update(&syn, false, t(300)), TcpAction::Restart);
+        // The old record carries the SYN flag (argus ORs it before sending).
+        assert_eq!(perf(&tr).dst.unwrap().flags & TH_SYN, TH_SYN);
+        tr.restart(&syn, t(300));
+        assert_eq!(tr.state(), SYN_SENT);
+        assert_eq!(tr.to_dsr(), tr.dsr().unwrap());
+    }
+
+    #[test]
+    fn truncated_options_are_safe() {
+        let mut o = 0;
+        let mut d = TcpDir::default();
+        parse_options(&[2, 4, 5], &mut o, &mut d);
+        assert_eq!(o, TCP_MAXSEG);
+        parse_options(&[3, 3], &mut o, &mut d);
+        assert_eq!(o, TCP_MAXSEG | TCP_WSCALE);
+        assert_eq!(d.winshift, 0);
+        parse_options(&[8, 1], &mut o, &mut d);
+        assert_eq!(o & TCP_TIMESTAMP, 0);
+        parse_options(
+            &[1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 0, 9, 9],
+            &mut o,
+            &mut d,
+        );
+        assert_eq!(o & TCP_SACK, TCP_SACK);
     }
 }
