@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod engine;
 pub mod flow;
+pub mod output;
 pub mod print;
 pub mod record;
 pub mod wire;

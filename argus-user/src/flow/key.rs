@@ -1,0 +1,646 @@
+//! Flow key construction (argus `ArgusCreateFlow` and friends): from a decoded frame to the
+//! normalised key argus stores, the direction of this packet relative to that key, and the
+//! per-packet facts the flow update needs. No allocation.
+
+use super::tcp::TcpSeg;
+use super::timeouts;
+use crate::record::{FlowDsr, FlowKey};
+use crate::wire::{self, be16, be32, Decoded, EtherHdr, Ipv4, Net};
+
+/// Normalised key bytes as written in the FLOW DSR body (hash key of the flow table).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyBytes {
+    pub kind: u8,
+    pub qual: u8,
+    pub len: u8,
+    pub b: [u8; 52],
+}
+
+impl Default for KeyBytes {
+    fn default() -> Self {
+        KeyBytes {
+            kind: 0,
+            qual: 0,
+            len: 0,
+            b: [0; 52],
+        }
+    }
+}
+
+impl std::fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Key({:02x}/{:02x} {:02x?})",
+            self.kind,
+            self.qual,
+            &self.b[..self.len as usize]
+        )
+    }
+}
+
+/// Layer-4 facts of one packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub enum L4<'a> {
+    #[default]
+    None,
+    Tcp(TcpSeg<'a>),
+    Icmp {
+        icmp_type: u8,
+        code: u8,
+        seq: u16,
+        inner: Option<(u32, u32, u32)>,
+    },
+    ArpReply {
+        sha: [u8; 6],
+    },
+}
+
+/// Everything the flow update needs to know about one packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PacketKey<'a> {
+    pub key: KeyBytes,
+    /// argus `model->state & ARGUS_DIRECTION`: the key holds this packet's addresses swapped.
+    pub reverse: bool,
+    pub timeout: u32,
+    pub is_ip: bool,
+    pub ttl: u8,
+    pub tos: u8,
+    pub ipid: u16,
+    pub ip_options: u32,
+    pub l4: L4<'a>,
+    /// argus `ArgusThisLength` after the transport header: application bytes of this packet.
+    pub app_len: u32,
+    /// Captured application bytes (for `-U`).
+    pub payload: &'a [u8],
+    pub fragment: bool,
+    /// argus sets the DIRECTION qualifier bit on keys it reversed for ICMP replies and fragments
+    /// (not part of the hash key).
+    pub dir_qual: bool,
+}
+
+impl PacketKey<'_> {
+    /// The FLOW DSR for a new flow created by this packet.
+    pub fn dsr(&self) -> FlowDsr {
+        let b = &self.key.b;
+        let key = match self.key.qual & 0x1f {
+            0x01 => FlowKey::Ipv4 {
+                src: [b[0], b[1], b[2], b[3]],
+                dst: [b[4], b[5], b[6], b[7]],
+                proto: b[8],
+                tp_p: b[9],
+                sport: u16::from_be_bytes([b[10], b[11]]),
+                dport: u16::from_be_bytes([b[12], b[13]]),
+                smask: b[14],
+                dmask: b[15],
+            },
+            0x02 => {
+                let mut src = [0u8; 16];
+                let mut dst = [0u8; 16];
+                src.copy_from_slice(&b[0..16]);
+                dst.copy_from_slice(&b[16..32]);
+                FlowKey::Ipv6 {
+                    src,
+                    dst,
+                    proto: b[32],
+                    flow_label: u32::from_be_bytes([0, b[33] & 0x0f, b[34], b[35]]),
+                    sport: u16::from_be_bytes([b[36], b[37]]),
+                    dport: u16::from_be_bytes([b[38], b[39]]),
+                    masks: None,
+                }
+            }
+            0x03 => FlowKey::Ether {
+                dst: [b[0], b[1], b[2], b[3], b[4], b[5]],
+                src: [b[6], b[7], b[8], b[9], b[10], b[11]],
+                etype: u16::from_be_bytes([b[12], b[13]]),
+                dsap: b[14],
+                ssap: b[15],
+            },
+            0x04 | 0x05 if self.key.kind == 0x06 => FlowKey::Arp {
+                hrd: u16::from_be_bytes([b[0], b[1]]),
+                pro: u16::from_be_bytes([b[2], b[3]]),
+                hln: b[4],
+                pln: b[5],
+                op: u16::from_be_bytes([b[6], b[7]]),
+                spa: [b[8], b[9], b[10], b[11]],
+                tpa: [b[12], b[13], b[14], b[15]],
+                sha: [b[16], b[17], b[18], b[19], b[20], b[21]],
+            },
+            _ => FlowKey::Raw(b[..self.key.len as usize].to_vec()),
+        };
+        let qual = if self.dir_qual {
+            self.key.qual | 0x20
+        } else {
+            self.key.qual
+        };
+        FlowDsr {
+            kind: self.key.kind,
+            reverse: self.reverse,
+            qual,
+            key,
+        }
+    }
+}
+
+/// Build the key for a decoded frame, or `None` if argus would not model it.
+pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
+    match d.net {
+        Net::Ipv4 { off } => match ipv4(frame, off) {
+            Some(pk) => Some(pk),
+            None => ether_key(d, None, wire::ETHERTYPE_IP),
+        },
+        Net::Ipv6 { off } => match ipv6(frame, off) {
+            Some(pk) => Some(pk),
+            None => ether_key(d, None, wire::ETHERTYPE_IPV6),
+        },
+        Net::Arp { off, rarp } => arp(frame, off, rarp).or_else(|| ether_key(d, None, 0)),
+        Net::Ether { llc } => ether_key(d, llc, 0),
+        Net::Isis { .. } => ether_key(d, Some((0xfe, 0xfe)), 0),
+        Net::Wlan { dst, src, .. } => {
+            let e = EtherHdr { dst, src, etype: 0 };
+            let dd = Decoded { eth: Some(e), ..*d };
+            ether_key(&dd, None, 0)
+        }
+        Net::None => None,
+    }
+}
+
+fn ether_key<'a>(d: &Decoded, llc: Option<(u8, u8)>, _hint: u16) -> Option<PacketKey<'a>> {
+    let e = d.eth?;
+    let mut k = KeyBytes {
+        kind: 0x01,
+        qual: 0x03,
+        len: 16,
+        b: [0; 52],
+    };
+    // argus: reverse when the source MAC is greater than the destination at the first
+    // differing byte.
+    let reverse = e.src > e.dst;
+    let (a, b) = if reverse {
+        (e.src, e.dst)
+    } else {
+        (e.dst, e.src)
+    };
+    k.b[0..6].copy_from_slice(&a);
+    k.b[6..12].copy_from_slice(&b);
+    let etype = if llc.is_some() || d.encaps & wire::encaps::LLC != 0 {
+        0
+    } else {
+        e.etype
+    };
+    k.b[12..14].copy_from_slice(&etype.to_be_bytes());
+    if let Some((dsap, ssap)) = llc {
+        if reverse {
+            k.b[14] = ssap;
+            k.b[15] = dsap;
+        } else {
+            k.b[14] = dsap;
+            k.b[15] = ssap;
+        }
+    }
+    Some(PacketKey {
+        key: k,
+        reverse,
+        timeout: timeouts::OTHER,
+        ..Default::default()
+    })
+}
+
+fn arp(frame: &[u8], off: usize, _rarp: bool) -> Option<PacketKey<'_>> {
+    let a = frame.get(off..off + 8)?;
+    let hrd = u16::from_be_bytes([a[0], a[1]]);
+    let pro = u16::from_be_bytes([a[2], a[3]]);
+    let hln = a[4] as usize;
+    let pln = a[5] as usize;
+    let op = u16::from_be_bytes([a[6], a[7]]);
+    // argus requires the whole Ethernet/IPv4 ARP body (struct ether_arp) to be captured.
+    let body = frame.get(off + 8..off + 8 + 2 * hln + 2 * pln)?;
+    if !(op == 1 || op == 2) || pln != 4 || hln > 32 {
+        return None;
+    }
+    let sha = &body[0..hln];
+    let spa = &body[hln..hln + 4];
+    let tha = &body[hln + 4..2 * hln + 4];
+    let tpa = &body[2 * hln + 4..2 * hln + 8];
+    let mut k = KeyBytes {
+        kind: 0x06,
+        qual: 0x04,
+        len: 48,
+        b: [0; 52],
+    };
+    k.b[0..2].copy_from_slice(&hrd.to_be_bytes());
+    k.b[2..4].copy_from_slice(&pro.to_be_bytes());
+    k.b[4] = hln as u8;
+    k.b[5] = pln as u8;
+    k.b[6..8].copy_from_slice(&1u16.to_be_bytes());
+    let (reverse, l4) = if op == 1 {
+        k.b[8..12].copy_from_slice(spa);
+        k.b[12..16].copy_from_slice(tpa);
+        k.b[16..16 + hln].copy_from_slice(sha);
+        (false, L4::None)
+    } else {
+        k.b[8..12].copy_from_slice(tpa);
+        k.b[12..16].copy_from_slice(spa);
+        k.b[16..16 + hln].copy_from_slice(tha);
+        let mut s = [0u8; 6];
+        s[..hln.min(6)].copy_from_slice(&sha[..hln.min(6)]);
+        (true, L4::ArpReply { sha: s })
+    };
+    Some(PacketKey {
+        key: k,
+        reverse,
+        timeout: timeouts::ARP,
+        l4,
+        ..Default::default()
+    })
+}
+
+fn ipv4(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
+    let ip = Ipv4::new(frame.get(off..)?)?;
+    if ip.total_len() < 20 {
+        return None;
+    }
+    let hlen = ip.ihl();
+    let len = (ip.total_len() as u32).saturating_sub(hlen as u32);
+    let src = u32::from_be_bytes(ip.src());
+    let dst = u32::from_be_bytes(ip.dst());
+    let mut pk = PacketKey {
+        is_ip: true,
+        ttl: ip.ttl(),
+        tos: ip.tos(),
+        ipid: ip.id().swap_bytes(),
+        ip_options: wire::ip_option_bits(ip.options()),
+        timeout: timeouts::IP,
+        app_len: len,
+        ..Default::default()
+    };
+    let mut k = KeyBytes {
+        kind: 0x01,
+        qual: 0x01,
+        len: 16,
+        b: [0; 52],
+    };
+    let mut proto = ip.proto();
+    let frag_off = ip.frag_off() & 0x1fff;
+    if frag_off != 0 {
+        // Non-first fragment: keyed on addresses, protocol and IP id.
+        pk.fragment = true;
+        let reverse = src > dst;
+        let (a, b) = if reverse { (dst, src) } else { (src, dst) };
+        k.b[0..4].copy_from_slice(&a.to_be_bytes());
+        k.b[4..8].copy_from_slice(&b.to_be_bytes());
+        k.b[8] = proto;
+        k.b[14..16].copy_from_slice(&ip.id().to_be_bytes());
+        k.qual |= 0x80;
+        pk.dir_qual = reverse;
+        pk.reverse = reverse;
+        pk.key = k;
+        return Some(pk);
+    }
+    let mut l4 = off + hlen;
+    if proto == 51 {
+        // AH: argus looks through it to the next header.
+        if let (Some(&nxt), Some(&alen)) = (frame.get(l4), frame.get(l4 + 1)) {
+            proto = nxt;
+            l4 += 12;
+            let _ = alen;
+        }
+    }
+    let l4b = frame.get(l4..).unwrap_or(&[]);
+    let (mut sport, mut dport) = (0u16, 0u16);
+    match proto {
+        1 => return icmp4(frame, off, l4b, pk, src, dst, len),
+        2 => {
+            // IGMP: type, code, pad, then IP id in the port words (argus ArgusCreateIGMPFlow).
+            let reverse = false;
+            k.b[0..4].copy_from_slice(&src.to_be_bytes());
+            k.b[4..8].copy_from_slice(&dst.to_be_bytes());
+            k.b[8] = proto;
+            if let (Some(&t), Some(&c)) = (l4b.first(), l4b.get(1)) {
+                k.b[10] = t;
+                k.b[11] = c;
+            }
+            k.b[14..16].copy_from_slice(&ip.id().to_le_bytes());
+            pk.reverse = reverse;
+            pk.key = k;
+            pk.timeout = timeouts::IP;
+            return Some(pk);
+        }
+        6 => {
+            if len >= 20 && l4b.len() >= 4 {
+                sport = be16(l4b, 0)?;
+                dport = be16(l4b, 2)?;
+            }
+            if l4b.len() >= 20 && len >= 20 {
+                let thl = ((l4b[12] >> 4) as usize) * 4;
+                let opts = l4b.get(20..thl.max(20).min(l4b.len())).unwrap_or(&[]);
+                pk.l4 = L4::Tcp(TcpSeg {
+                    seq: be32(l4b, 4)?,
+                    ack: be32(l4b, 8)?,
+                    flags: l4b[13],
+                    win: be16(l4b, 14)?,
+                    options: opts,
+                    payload_len: len.saturating_sub(thl as u32),
+                    ip_ecn: ip.tos() & 3,
+                    ipid: ip.id(),
+                });
+                pk.app_len = len.saturating_sub(thl as u32);
+                pk.payload = l4b.get(thl.min(l4b.len())..).unwrap_or(&[]);
+            }
+            pk.timeout = timeouts::TCP;
+        }
+        17 => {
+            if len >= 8 && l4b.len() >= 4 {
+                sport = be16(l4b, 0)?;
+                dport = be16(l4b, 2)?;
+                if sport == 53 || dport == 53 {
+                    // argus copies the DNS id into the mask bytes in host (little-endian) order.
+                    if let Some(id) = be16(l4b, 8) {
+                        k.b[14..16].copy_from_slice(&id.to_le_bytes());
+                    }
+                }
+            }
+            pk.app_len = len.saturating_sub(8);
+            pk.payload = l4b.get(8.min(l4b.len())..).unwrap_or(&[]);
+        }
+        50 => {
+            // ESP: keyed on the SPI.
+            if let Some(spi) = be32(l4b, 0) {
+                sport = (spi >> 16) as u16;
+                dport = spi as u16;
+            }
+        }
+        _ => {}
+    }
+    let reverse = if proto == 50 {
+        src > dst
+    } else {
+        src > dst || (src == dst && sport > dport)
+    };
+    let (a, b, sp, dp) = if reverse {
+        (dst, src, dport, sport)
+    } else {
+        (src, dst, sport, dport)
+    };
+    k.b[0..4].copy_from_slice(&a.to_be_bytes());
+    k.b[4..8].copy_from_slice(&b.to_be_bytes());
+    k.b[8] = proto;
+    if proto == 50 {
+        k.b[12..14].copy_from_slice(&sp.to_be_bytes());
+        k.b[14..16].copy_from_slice(&dp.to_be_bytes());
+    } else {
+        k.b[10..12].copy_from_slice(&sp.to_be_bytes());
+        k.b[12..14].copy_from_slice(&dp.to_be_bytes());
+    }
+    pk.reverse = reverse;
+    pk.key = k;
+    Some(pk)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn icmp4<'a>(
+    frame: &'a [u8],
+    off: usize,
+    l4b: &'a [u8],
+    mut pk: PacketKey<'a>,
+    src: u32,
+    dst: u32,
+    len: u32,
+) -> Option<PacketKey<'a>> {
+    let _ = (frame, off);
+    let mut k = KeyBytes {
+        kind: 0x01,
+        qual: 0x01,
+        len: 16,
+        b: [0; 52],
+    };
+    let t = *l4b.first()?;
+    let code = l4b.get(1).copied().unwrap_or(0);
+    let mut ktype = t;
+    let mut kcode = 0u8;
+    let mut tp_p = 0u8;
+    let mut id = [0u8; 2];
+    let mut ipid = [0u8; 2];
+    let mut reverse = false;
+    let info = matches!(t, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18);
+    if info {
+        match t {
+            0 | 8 => {
+                reverse = t == 0;
+                ktype = 8;
+                // argus stores id and sequence in host order and writes them unswapped.
+                if let Some(v) = be16(l4b, 4) {
+                    id = v.to_le_bytes();
+                }
+                if let Some(v) = be16(l4b, 6) {
+                    ipid = v.to_le_bytes();
+                }
+            }
+            13 | 14 => {
+                reverse = t == 14;
+                ktype = 13;
+            }
+            15 | 16 => {
+                reverse = t == 16;
+                ktype = 15;
+            }
+            17 | 18 => {
+                reverse = t == 18;
+                ktype = 17;
+            }
+            _ => {}
+        }
+    } else {
+        kcode = code;
+        if let Some(oip) = l4b.get(8..28) {
+            match (t, code) {
+                (3, 2) => id = [oip[9], 0],
+                (3, 3) => {
+                    let ohl = ((oip[0] & 0x0f) as usize) * 4;
+                    tp_p = oip[9];
+                    if let Some(dp) = be16(l4b, 8 + ohl + 2) {
+                        id = dp.to_le_bytes();
+                    }
+                }
+                (3, 0) | (3, 1) | (5, 0) | (5, 1) => {
+                    // argus copies the inner destination address raw over id and IP id.
+                    id = [oip[16], oip[17]];
+                    ipid = [oip[18], oip[19]];
+                }
+                (5, 2) | (5, 3) => tp_p = oip[1],
+                _ => {}
+            }
+        }
+    }
+    let (a, b) = if reverse { (dst, src) } else { (src, dst) };
+    k.b[0..4].copy_from_slice(&a.to_be_bytes());
+    k.b[4..8].copy_from_slice(&b.to_be_bytes());
+    k.b[8] = 1;
+    k.b[9] = tp_p;
+    k.b[10] = ktype;
+    k.b[11] = kcode;
+    k.b[12..14].copy_from_slice(&id);
+    k.b[14..16].copy_from_slice(&ipid);
+    pk.dir_qual = reverse;
+    let inner = l4b.get(8..28).map(|oip| {
+        (
+            u32::from_be_bytes([oip[12], oip[13], oip[14], oip[15]]),
+            u32::from_be_bytes([oip[16], oip[17], oip[18], oip[19]]),
+            be32(l4b, 4).unwrap_or(0),
+        )
+    });
+    pk.l4 = L4::Icmp {
+        icmp_type: t,
+        code,
+        seq: be16(l4b, 6).unwrap_or(0),
+        inner: if info { None } else { inner },
+    };
+    pk.reverse = reverse;
+    pk.key = k;
+    pk.timeout = timeouts::ICMP;
+    pk.app_len = len;
+    pk.payload = l4b;
+    Some(pk)
+}
+
+fn ipv6(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
+    let h = frame.get(off..off + 40)?;
+    let plen = u16::from_be_bytes([h[4], h[5]]) as u32;
+    let mut nxt = h[6];
+    let hlim = h[7];
+    // argus reads the traffic class from the wrong bytes of the first word (see docs/compat.md).
+    let tos = ((((h[2] as u16) << 8) | h[3] as u16) >> 4) as u8;
+    let src = &h[8..24];
+    let dst = &h[24..40];
+    // argus: larger address first; ports are not consulted when addresses are equal.
+    let reverse = src < dst;
+    let mut pk = PacketKey {
+        is_ip: true,
+        ttl: hlim,
+        tos,
+        timeout: timeouts::IP,
+        ..Default::default()
+    };
+    let mut k = KeyBytes {
+        kind: 0x01,
+        qual: 0x02,
+        len: 40,
+        b: [0; 52],
+    };
+    if reverse {
+        k.b[0..16].copy_from_slice(dst);
+        k.b[16..32].copy_from_slice(src);
+    } else {
+        k.b[0..16].copy_from_slice(src);
+        k.b[16..32].copy_from_slice(dst);
+    }
+    let mut p = off + 40;
+    let mut len = plen;
+    let mut frag_id: Option<u32> = None;
+    for _ in 0..8 {
+        match nxt {
+            0 | 43 | 60 | 44 => {
+                let (Some(&n), Some(&l)) = (frame.get(p), frame.get(p + 1)) else {
+                    break;
+                };
+                let elen = if nxt == 44 { 8 } else { (l as usize + 1) * 8 };
+                if nxt == 44 {
+                    let offlg = be16(frame, p + 2).unwrap_or(0);
+                    if offlg & 0xfff8 != 0 {
+                        frag_id = Some(be32(frame, p + 4).unwrap_or(0));
+                        nxt = n;
+                        break;
+                    }
+                }
+                nxt = n;
+                p += elen;
+                len = len.saturating_sub(elen as u32);
+            }
+            _ => break,
+        }
+    }
+    k.b[32] = nxt;
+    if let Some(id) = frag_id {
+        k.qual |= 0x80;
+        k.b[36..40].copy_from_slice(&id.to_be_bytes());
+        pk.fragment = true;
+        pk.reverse = reverse;
+        pk.key = k;
+        return Some(pk);
+    }
+    let l4b = frame.get(p..).unwrap_or(&[]);
+    pk.app_len = len;
+    let (mut sport, mut dport) = (0u16, 0u16);
+    match nxt {
+        6 => {
+            if l4b.len() >= 4 {
+                sport = be16(l4b, 0)?;
+                dport = be16(l4b, 2)?;
+            }
+            if l4b.len() >= 20 {
+                let thl = ((l4b[12] >> 4) as usize) * 4;
+                let opts = l4b.get(20..thl.max(20).min(l4b.len())).unwrap_or(&[]);
+                pk.l4 = L4::Tcp(TcpSeg {
+                    seq: be32(l4b, 4)?,
+                    ack: be32(l4b, 8)?,
+                    flags: l4b[13],
+                    win: be16(l4b, 14)?,
+                    options: opts,
+                    payload_len: len.saturating_sub(thl as u32),
+                    ip_ecn: 0,
+                    ipid: 0,
+                });
+                pk.app_len = len.saturating_sub(thl as u32);
+                pk.payload = l4b.get(thl.min(l4b.len())..).unwrap_or(&[]);
+            }
+            pk.timeout = timeouts::TCP;
+        }
+        17 => {
+            if l4b.len() >= 4 {
+                sport = be16(l4b, 0)?;
+                dport = be16(l4b, 2)?;
+            }
+            pk.app_len = len.saturating_sub(8);
+            pk.payload = l4b.get(8.min(l4b.len())..).unwrap_or(&[]);
+        }
+        58 => {
+            if l4b.len() >= 4 {
+                let t = l4b[0];
+                let ktype = match t {
+                    129 => 128,
+                    131 | 132 => 130,
+                    134 => 133,
+                    136 => 135,
+                    145 => 144,
+                    _ => t,
+                };
+                k.b[36] = ktype;
+                k.b[37] = l4b[1];
+                pk.l4 = L4::Icmp {
+                    icmp_type: t,
+                    code: l4b[1],
+                    seq: 0,
+                    inner: None,
+                };
+            } else {
+                return None;
+            }
+            pk.timeout = timeouts::ICMP;
+            pk.payload = l4b;
+            pk.reverse = reverse;
+            pk.key = k;
+            return Some(pk);
+        }
+        _ => {}
+    }
+    let (sp, dp) = if reverse {
+        (dport, sport)
+    } else {
+        (sport, dport)
+    };
+    k.b[36..38].copy_from_slice(&sp.to_be_bytes());
+    k.b[38..40].copy_from_slice(&dp.to_be_bytes());
+    pk.reverse = reverse;
+    pk.key = k;
+    Some(pk)
+}
