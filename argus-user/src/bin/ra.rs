@@ -1,1 +1,188 @@
-fn main() {}
+//! `ra`: read Argus 3 records from files or stdin and print them like argus-clients 3.0.8.2.
+//! See docs/ra.md for the supported options and exit codes.
+
+use argus::print::{apply_field_args, format_record, header, parse_field, PrintOpts};
+use argus::record::decode::RecordReader;
+use argus::record::Record;
+use std::io::{self, BufWriter, Read, Write};
+use std::process::ExitCode;
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: ra [-n] [-u] [-p N] [-c SEP] [-L -1] [-M noman|json] [-N n] [-X] [-s fields...] -r FILE|- ... [- filter]"
+    );
+    std::process::exit(2)
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("ra: {msg}");
+    std::process::exit(2)
+}
+
+fn is_field_removal(a: &str) -> bool {
+    a.len() > 1 && a.starts_with('-') && parse_field(&a[1..]).is_some()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut o = PrintOpts::default();
+    let mut files: Vec<String> = Vec::new();
+    let mut field_args: Vec<String> = Vec::new();
+    let mut limit: Option<u64> = None;
+    let mut i = 0;
+    let next = |i: &mut usize| -> String {
+        *i += 1;
+        match args.get(*i) {
+            Some(s) => s.clone(),
+            None => usage(),
+        }
+    };
+    while i < args.len() {
+        let a = args[i].clone();
+        if a == "-" {
+            let filt: Vec<&String> = args[i + 1..].iter().collect();
+            if !filt.is_empty() {
+                die("filters are not supported yet");
+            }
+            break;
+        }
+        if !a.starts_with('-') {
+            // A filter expression without the '-' separator.
+            die("filters are not supported yet");
+        }
+        match a.as_str() {
+            "-r" => {
+                files.push(next(&mut i));
+                while let Some(n) = args.get(i + 1) {
+                    if n.starts_with('-') && n != "-" {
+                        break;
+                    }
+                    if n == "-" && files.iter().any(|f| f == "-") {
+                        break;
+                    }
+                    files.push(n.clone());
+                    i += 1;
+                }
+            }
+            "-u" => o.unix_time = true,
+            "-p" => o.precision = next(&mut i).parse().unwrap_or_else(|_| usage()),
+            "-c" => o.sep = Some(next(&mut i)),
+            "-L" => {
+                let v: i64 = next(&mut i).parse().unwrap_or_else(|_| usage());
+                if v < 0 {
+                    o.header = false;
+                }
+            }
+            "-M" => {
+                let m = next(&mut i);
+                for m in m.split(',') {
+                    match m {
+                        "noman" => o.print_man = false,
+                        "man" => o.print_man = true,
+                        "json" => o.json = true,
+                        other => die(&format!("-M {other}: not supported")),
+                    }
+                }
+            }
+            "-N" => limit = Some(next(&mut i).parse().unwrap_or_else(|_| usage())),
+            "-X" => o.print_man = false,
+            "-s" => {
+                field_args.push(next(&mut i));
+                while let Some(n) = args.get(i + 1) {
+                    if n.starts_with('-') && !is_field_removal(n) {
+                        break;
+                    }
+                    field_args.push(n.clone());
+                    i += 1;
+                }
+            }
+            "-h" | "--help" => usage(),
+            s if s.len() > 1 && s[1..].chars().all(|c| c == 'n') => {
+                o.numeric = ((o.numeric as usize + s.len() - 1) % 4) as u8;
+            }
+            s => die(&format!("option {s} not supported")),
+        }
+        i += 1;
+    }
+    if files.is_empty() {
+        files.push("-".into());
+    }
+    if !field_args.is_empty() {
+        match apply_field_args(&field_args) {
+            Ok(f) => o.fields = f,
+            Err(e) => die(&e),
+        }
+    }
+    if o.json {
+        o.header = false;
+    }
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut damaged = false;
+    if o.header
+        && out
+            .write_all(header(&o).as_bytes())
+            .and_then(|_| out.write_all(b"\n"))
+            .is_err()
+    {
+        return ExitCode::from(1);
+    }
+    let mut printed_flows: u64 = 0;
+    'files: for f in &files {
+        let input: Box<dyn Read> = if f == "-" {
+            Box::new(io::stdin().lock())
+        } else {
+            match std::fs::File::open(f) {
+                Ok(h) => Box::new(h),
+                Err(e) => {
+                    eprintln!("ra: {f}: {e}");
+                    damaged = true;
+                    continue;
+                }
+            }
+        };
+        let mut rd = RecordReader::new(io::BufReader::with_capacity(1 << 16, input));
+        while let Some(r) = rd.next_record() {
+            match r {
+                Ok(rec) => {
+                    if let (Some(n), Record::Flow(_)) = (limit, &rec) {
+                        if printed_flows >= n {
+                            break 'files;
+                        }
+                    }
+                    if let Some(l) = format_record(&rec, &o) {
+                        if matches!(rec, Record::Flow(_)) {
+                            printed_flows += 1;
+                        }
+                        if out
+                            .write_all(l.as_bytes())
+                            .and_then(|_| out.write_all(b"\n"))
+                            .is_err()
+                        {
+                            return ExitCode::from(1);
+                        }
+                    }
+                }
+                Err(e) => {
+                    damaged = true;
+                    let _ = out.flush();
+                    eprintln!("ra: {f}: {e}");
+                }
+            }
+        }
+        if let Some(e) = rd.take_io_error() {
+            damaged = true;
+            eprintln!("ra: {f}: read error: {e}");
+        }
+        if rd.stats.skipped_bytes > 0 {
+            eprintln!("ra: {f}: skipped {} damaged bytes", rd.stats.skipped_bytes);
+        }
+    }
+    let _ = out.flush();
+    if damaged {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

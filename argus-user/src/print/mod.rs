@@ -1,1 +1,1275 @@
-//! print
+//! ra-compatible text output (argus-clients 3.0.8.2 `ra`), plus JSON lines.
+//!
+//! Records are printed from the wire form: the REVERSE bit is applied here, then ra's client-side
+//! direction correction (TCP SYN/SYN-ACK, well-known ports with `?` marks, ICMP echo replies).
+
+use crate::record::*;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+/// Output options (the ra command line).
+#[derive(Clone, Debug)]
+pub struct PrintOpts {
+    /// Count of `-n` flags modulo 4 (0 names, 1 no port names, 2 no protocol names either).
+    pub numeric: u8,
+    pub unix_time: bool,
+    pub precision: usize,
+    /// `-c SEP`.
+    pub sep: Option<String>,
+    pub header: bool,
+    pub print_man: bool,
+    pub json: bool,
+    pub fields: Vec<FieldSpec>,
+}
+
+impl Default for PrintOpts {
+    fn default() -> Self {
+        PrintOpts {
+            numeric: 0,
+            unix_time: false,
+            precision: 6,
+            sep: None,
+            header: true,
+            print_man: true,
+            json: false,
+            fields: default_fields(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldSpec {
+    pub field: Field,
+    /// Explicit width (`field:N`).
+    pub width: Option<usize>,
+}
+
+macro_rules! fields {
+    ($($v:ident $name:literal $label:literal $w:literal $al:ident;)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Field { $($v,)* }
+        const FIELD_TABLE: &[(Field, &str, &str, usize, Align)] = &[$((Field::$v, $name, $label, $w, Align::$al),)*];
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Align {
+    R,
+    L,
+    C,
+}
+
+fields! {
+    SrcId "srcid" "SrcId" 18 R;
+    Seq "seq" "Seq" 12 C;
+    CauseF "cause" "Cause" 7 R;
+    STime "stime" "StartTime" 0 R;
+    LTime "ltime" "LastTime" 0 R;
+    Dur "dur" "Dur" 10 R;
+    Flgs "flgs" "Flgs" 9 R;
+    Proto "proto" "Proto" 6 R;
+    SAddr "saddr" "SrcAddr" 18 R;
+    SPort "sport" "Sport" 6 R;
+    Dir "dir" "Dir" 5 R;
+    DAddr "daddr" "DstAddr" 18 R;
+    DPort "dport" "Dport" 6 R;
+    Pkts "pkts" "TotPkts" 8 R;
+    SPkts "spkts" "SrcPkts" 8 R;
+    DPkts "dpkts" "DstPkts" 8 R;
+    Bytes "bytes" "TotBytes" 10 R;
+    SBytes "sbytes" "SrcBytes" 11 R;
+    DBytes "dbytes" "DstBytes" 11 R;
+    AppBytes "appbytes" "TotAppByte" 10 R;
+    SAppBytes "sappbytes" "SAppBytes" 11 R;
+    DAppBytes "dappbytes" "DAppBytes" 11 R;
+    State "state" "State" 5 R;
+    STtl "sttl" "sTtl" 4 R;
+    DTtl "dttl" "dTtl" 4 R;
+    STos "stos" "sTos" 5 R;
+    DTos "dtos" "dTos" 5 R;
+    SIpId "sipid" "sIpId" 7 R;
+    DIpId "dipid" "dIpId" 7 R;
+    SVid "svid" "sVid" 6 R;
+    DVid "dvid" "dVid" 6 R;
+    SVpri "svpri" "sVpri" 6 R;
+    DVpri "dvpri" "dVpri" 6 R;
+    SMpls "smpls" "sMpls" 8 R;
+    DMpls "dmpls" "dMpls" 8 R;
+    SWin "swin" "SrcWin" 6 R;
+    DWin "dwin" "DstWin" 6 R;
+    STcpb "stcpb" "SrcTCPBase" 12 R;
+    DTcpb "dtcpb" "DstTCPBase" 12 R;
+    TcpRtt "tcprtt" "TcpRtt" 12 R;
+    SynAck "synack" "SynAck" 12 R;
+    AckDat "ackdat" "AckDat" 12 R;
+    SRetrans "sretrans" "SrcRetra" 8 R;
+    DRetrans "dretrans" "DstRetra" 8 R;
+    SGap "sgap" "SrcGap" 8 R;
+    DGap "dgap" "DstGap" 8 R;
+    Inode "inode" "Inode" 18 R;
+    TcpOpt "tcpopt" "TcpOpt" 12 R;
+    Trans "trans" "Trans" 6 R;
+    SMac "smac" "SrcMac" 18 R;
+    DMac "dmac" "DstMac" 18 R;
+    SIntPkt "sintpkt" "SIntPkt" 12 R;
+    DIntPkt "dintpkt" "DIntPkt" 12 R;
+    SJit "sjit" "SrcJitter" 12 R;
+    DJit "djit" "DstJitter" 12 R;
+    SMeanSz "smeansz" "sMeanPktSz" 12 R;
+    DMeanSz "dmeansz" "dMeanPktSz" 12 R;
+    SMaxSz "smaxsz" "sMaxPktSz" 12 R;
+    DMaxSz "dmaxsz" "dMaxPktSz" 12 R;
+    SMinSz "sminsz" "sMinPktSz" 12 R;
+    DMinSz "dminsz" "dMinPktSz" 12 R;
+    SUser "suser" "srcUdata" 0 L;
+    DUser "duser" "dstUdata" 0 L;
+    Load "load" "Load" 8 R;
+    SLoad "sload" "SrcLoad" 8 R;
+    DLoad "dload" "DstLoad" 8 R;
+    Rate "rate" "Rate" 12 R;
+    SRate "srate" "SrcRate" 12 R;
+    DRate "drate" "DstRate" 12 R;
+    Loss "loss" "Loss" 10 R;
+    SLoss "sloss" "SrcLoss" 10 R;
+    DLoss "dloss" "DstLoss" 10 R;
+    PLoss "ploss" "pLoss" 8 R;
+}
+
+impl Field {
+    pub fn by_name(name: &str) -> Option<Field> {
+        FIELD_TABLE.iter().find(|e| e.1 == name).map(|e| e.0)
+    }
+    fn entry(self) -> &'static (Field, &'static str, &'static str, usize, Align) {
+        // Every variant is in the table by construction.
+        &FIELD_TABLE[FIELD_TABLE.iter().position(|e| e.0 == self).unwrap_or(0)]
+    }
+    pub fn name(self) -> &'static str {
+        self.entry().1
+    }
+    pub fn label(self) -> &'static str {
+        self.entry().2
+    }
+}
+
+/// ra's default column list.
+pub fn default_fields() -> Vec<FieldSpec> {
+    use Field::*;
+    [
+        STime, Flgs, Proto, SAddr, SPort, Dir, DAddr, DPort, Pkts, Bytes, State,
+    ]
+    .iter()
+    .map(|&f| FieldSpec {
+        field: f,
+        width: None,
+    })
+    .collect()
+}
+
+/// Parses one `-s` item (`name`, `name:len`). Returns None for unknown names.
+pub fn parse_field(item: &str) -> Option<FieldSpec> {
+    let mut it = item.split(':');
+    let name = it.next()?;
+    let width = match it.next() {
+        Some(w) => Some(w.parse::<usize>().ok().filter(|&w| w > 0)?),
+        None => None,
+    };
+    Some(FieldSpec {
+        field: Field::by_name(name)?,
+        width,
+    })
+}
+
+/// Applies a `-s` argument list to the default field list, ra style: plain names replace the
+/// list, `+name` appends, `+Nname` inserts at column N (1-based), `-name` removes.
+pub fn apply_field_args(args: &[String]) -> Result<Vec<FieldSpec>, String> {
+    let mut list = default_fields();
+    let mut replaced = false;
+    for a in args {
+        if let Some(rest) = a.strip_prefix('-') {
+            let f = parse_field(rest).ok_or_else(|| format!("unknown field '{rest}'"))?;
+            list.retain(|x| x.field != f.field);
+        } else if let Some(rest) = a.strip_prefix('+') {
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let name = &rest[digits.len()..];
+            let f = parse_field(name).ok_or_else(|| format!("unknown field '{name}'"))?;
+            match digits.parse::<usize>() {
+                Ok(n) if n >= 1 => {
+                    let at = (n - 1).min(list.len());
+                    list.insert(at, f);
+                }
+                _ => list.push(f),
+            }
+        } else {
+            if !replaced {
+                list.clear();
+                replaced = true;
+            }
+            list.push(parse_field(a).ok_or_else(|| format!("unknown field '{a}'"))?);
+        }
+    }
+    Ok(list)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Name tables
+
+fn services() -> &'static HashMap<(u16, bool), String> {
+    static S: OnceLock<HashMap<(u16, bool), String>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut m = HashMap::new();
+        if let Ok(t) = std::fs::read_to_string("/etc/services") {
+            for line in t.lines() {
+                let line = line.split('#').next().unwrap_or("");
+                let mut it = line.split_whitespace();
+                let (Some(name), Some(pp)) = (it.next(), it.next()) else {
+                    continue;
+                };
+                let Some((port, proto)) = pp.split_once('/') else {
+                    continue;
+                };
+                let Ok(port) = port.parse::<u16>() else {
+                    continue;
+                };
+                let tcp = match proto {
+                    "tcp" => true,
+                    "udp" => false,
+                    _ => continue,
+                };
+                m.entry((port, tcp)).or_insert_with(|| name.to_string());
+            }
+        }
+        m
+    })
+}
+
+fn protocols() -> &'static HashMap<u8, String> {
+    static P: OnceLock<HashMap<u8, String>> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut m = HashMap::new();
+        if let Ok(t) = std::fs::read_to_string("/etc/protocols") {
+            for line in t.lines() {
+                let line = line.split('#').next().unwrap_or("");
+                let mut it = line.split_whitespace();
+                let (Some(name), Some(num)) = (it.next(), it.next()) else {
+                    continue;
+                };
+                if let Ok(n) = num.parse::<u8>() {
+                    m.entry(n).or_insert_with(|| name.to_string());
+                }
+            }
+        }
+        m.insert(0, "ip".into());
+        m
+    })
+}
+
+fn proto_name(p: u8) -> String {
+    match protocols().get(&p) {
+        Some(n) => n.clone(),
+        None => "unas".into(),
+    }
+}
+
+fn ether_name(t: u16) -> &'static str {
+    match t {
+        0x0800 => "ip",
+        0x0806 => "arp",
+        0x8035 => "rarp",
+        0x86dd => "ipv6",
+        0x9000 => "loop",
+        0x8100 => "8021q",
+        0x8137 => "ipx",
+        0x888e => "eapol",
+        0x88cc => "lldp",
+        0x8863 => "pppoed",
+        0x8864 => "pppoes",
+        0x8847 => "mpls",
+        0x8848 => "mplsm",
+        _ => "",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Oriented view of a flow record
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Addr {
+    None,
+    V4([u8; 4]),
+    V6([u8; 16]),
+    Mac([u8; 6]),
+}
+
+struct View<'a> {
+    r: &'a FlowRecord,
+    /// Swap src/dst of all per-direction metrics.
+    swap: bool,
+    /// The direction was guessed (`?` in Dir).
+    guess: bool,
+    saddr: Addr,
+    daddr: Addr,
+    sport: Option<u16>,
+    dport: Option<u16>,
+    proto: u8,
+    /// Kind of key: 4 IPv4, 6 IPv6, 'e' ether, 'a' ARP, 'r' raw.
+    kind: char,
+}
+
+fn is_wellknown(port: u16, tcp: bool) -> bool {
+    port < 1024 && services().contains_key(&(port, tcp))
+}
+
+impl<'a> View<'a> {
+    fn new(r: &'a FlowRecord) -> View<'a> {
+        let mut v = View {
+            r,
+            swap: false,
+            guess: false,
+            saddr: Addr::None,
+            daddr: Addr::None,
+            sport: None,
+            dport: None,
+            proto: 0,
+            kind: 'r',
+        };
+        let Some(f) = &r.flow else { return v };
+        match &f.key {
+            FlowKey::Ipv4 {
+                src,
+                dst,
+                proto,
+                sport,
+                dport,
+                ..
+            } => {
+                v.kind = '4';
+                v.proto = *proto;
+                v.saddr = Addr::V4(*src);
+                v.daddr = Addr::V4(*dst);
+                v.sport = Some(*sport);
+                v.dport = Some(*dport);
+            }
+            FlowKey::Ipv6 {
+                src,
+                dst,
+                proto,
+                sport,
+                dport,
+                ..
+            } => {
+                v.kind = '6';
+                v.proto = *proto;
+                v.saddr = Addr::V6(*src);
+                v.daddr = Addr::V6(*dst);
+                v.sport = Some(*sport);
+                v.dport = Some(*dport);
+            }
+            FlowKey::Ether {
+                dst,
+                src,
+                etype,
+                dsap,
+                ssap,
+            } => {
+                v.kind = 'e';
+                v.saddr = Addr::Mac(*src);
+                v.daddr = Addr::Mac(*dst);
+                if *etype <= 1500 {
+                    v.sport = Some(0xff00 | *ssap as u16);
+                    v.dport = Some(0xff00 | *dsap as u16);
+                }
+            }
+            FlowKey::Arp { spa, tpa, .. } => {
+                v.kind = 'a';
+                v.saddr = Addr::V4(*spa);
+                v.daddr = Addr::V4(*tpa);
+            }
+            FlowKey::Raw(_) => {}
+        }
+        let reverse = f.reverse && v.kind != 'a';
+        v.guess = f.qual & 0x20 != 0 && f.qual & 0x80 == 0;
+        // Orientation relative to the wire order: `true` = print the wire destination first.
+        let wire_dst_first = v.correct(reverse).unwrap_or(reverse);
+        if wire_dst_first {
+            std::mem::swap(&mut v.saddr, &mut v.daddr);
+            std::mem::swap(&mut v.sport, &mut v.dport);
+        }
+        // Metrics are stored from the originator's point of view.
+        v.swap = wire_dst_first != reverse;
+        v
+    }
+
+    /// ra's client-side direction correction, on the wire order. Some(true) = wire destination
+    /// first, Some(false) = wire source first, None = originator order.
+    fn correct(&mut self, reverse: bool) -> Option<bool> {
+        if !(self.kind == '4' || self.kind == '6') {
+            return None;
+        }
+        let (sp, dp) = (self.sport.unwrap_or(0), self.dport.unwrap_or(0));
+        match self.proto {
+            6 => {
+                let status = match &self.r.net {
+                    Some(NetworkDsr::Tcp(t)) => t.status,
+                    _ => 0,
+                };
+                if status & 0x1 != 0 {
+                    return None;
+                }
+                if status & 0x2 != 0 {
+                    return Some(!reverse);
+                }
+                if is_wellknown(sp, true) && !is_wellknown(dp, true) {
+                    self.guess = true;
+                    return Some(true);
+                }
+                None
+            }
+            1 => {
+                if sp >> 8 == 0 && self.kind == '4' {
+                    return Some(!reverse);
+                }
+                None
+            }
+            58 => {
+                if sp >> 8 == 129 {
+                    return Some(!reverse);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn pick<T: Copy>(&self, s: T, d: T) -> (T, T) {
+        if self.swap {
+            (d, s)
+        } else {
+            (s, d)
+        }
+    }
+    fn meter(&self) -> (DirCounters, DirCounters) {
+        let m = self.r.meter.unwrap_or_default();
+        self.pick(m.src, m.dst)
+    }
+    fn tcp(&self) -> Option<(TcpDsr, TcpDir, Option<TcpDir>)> {
+        match &self.r.net {
+            Some(NetworkDsr::Tcp(t)) => {
+                if self.swap {
+                    Some((*t, t.dst.unwrap_or_default(), Some(t.src)))
+                } else {
+                    Some((*t, t.src, t.dst))
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting helpers
+
+fn fmt_addr(a: Addr) -> String {
+    match a {
+        Addr::None => String::new(),
+        Addr::V4(b) => std::net::Ipv4Addr::from(b).to_string(),
+        Addr::V6(b) => std::net::Ipv6Addr::from(b).to_string(),
+        Addr::Mac(m) => fmt_mac(m),
+    }
+}
+
+fn fmt_mac(m: [u8; 6]) -> String {
+    if m == [0xff; 6] {
+        return "Broadcast".into();
+    }
+    let mut s = String::with_capacity(17);
+    for (i, b) in m.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn fmt_time(t: Ts, o: &PrintOpts) -> String {
+    let p = o.precision.min(6);
+    let mut s = if o.unix_time {
+        format!("{}", t.sec)
+    } else {
+        let secs = t.sec as i64;
+        let tod = secs.rem_euclid(86400);
+        format!("{:02}:{:02}:{:02}", tod / 3600, (tod / 60) % 60, tod % 60)
+    };
+    if p > 0 {
+        let frac = format!("{:06}", t.usec.min(999_999));
+        s.push('.');
+        s.push_str(&frac[..p]);
+    }
+    s
+}
+
+fn fmt_f(v: f64, o: &PrintOpts) -> String {
+    format!("{:.*}", o.precision, v)
+}
+
+fn tos_str(b: &[u8]) -> String {
+    b.iter()
+        .map(|&c| {
+            if (0x20..0x7f).contains(&c) {
+                c as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+fn user_str(pfx: char, d: &Option<DataDsr>, width: usize) -> String {
+    match d {
+        Some(d) => {
+            let n = d.data.len().min(width);
+            format!("{}[{}]={}", pfx, d.data.len(), tos_str(&d.data[..n]))
+        }
+        None => String::new(),
+    }
+}
+
+fn dur_secs(t: &TimeDsr) -> f64 {
+    (t.last.as_micros() - t.start.as_micros()) as f64 / 1e6
+}
+
+fn encaps_char(bits: u32) -> char {
+    if bits == 0 {
+        return ' ';
+    }
+    if bits.count_ones() > 1 {
+        return '*';
+    }
+    match bits {
+        0x1 => 'm',
+        0x2 => 'e',
+        0x4 => 'v',
+        0x8 => 'l',
+        0x10 => 'p',
+        0x20 => 'i',
+        0x40 => 'G',
+        0x80 => 'a',
+        0x100 => 'P',
+        0x200 => '6',
+        0x400 => 'H',
+        0x800 => 'C',
+        0x1000 => 'A',
+        0x2000 => 'S',
+        0x4000 => 'F',
+        0x8000 => 's',
+        0x10000 => 'R',
+        0x20000 => 'w',
+        _ => '*',
+    }
+}
+
+fn flags_str(v: &View) -> String {
+    let r = v.r;
+    let mut f = [b' '; 10];
+    if let Some(e) = &r.encaps {
+        f[1] = encaps_char(e.src | e.dst) as u8;
+    }
+    if let Some(m) = &r.mac {
+        if m.qual & 0x03 != 0 {
+            f[1] = b'M';
+        }
+    }
+    if let Some((t, _, _)) = v.tcp() {
+        let (sr, dr) = v.pick(t.status & 0x100 != 0, t.status & 0x200 != 0);
+        f[3] = match (sr, dr) {
+            (true, true) => b'*',
+            (true, false) => b's',
+            (false, true) => b'd',
+            _ => b' ',
+        };
+        let (sw, dw) = v.pick(t.status & 0x400 != 0, t.status & 0x800 != 0);
+        f[4] = match (sw, dw) {
+            (true, true) => b'@',
+            (true, false) => b'S',
+            (false, true) => b'D',
+            _ => b' ',
+        };
+    }
+    if let Some(a) = &r.ipattr {
+        if a.src_options.is_some() || a.dst_options.is_some() {
+            f[7] = b'O';
+        }
+    }
+    if let Some(f0) = &r.flow {
+        if f0.qual & 0x80 != 0 {
+            f[6] = b'f';
+        }
+    }
+    if let Some(NetworkDsr::Other { subtype: 0x45, .. }) = &r.net {
+        f[6] = b'f';
+    }
+    if v.proto == 2 && v.kind == '4' {
+        f[7] = b'A';
+    }
+    String::from_utf8_lossy(&f).into_owned()
+}
+
+fn icmp_state(t: u8, c: u8) -> &'static str {
+    match t {
+        0 => "ECR",
+        3 => match c {
+            0 => "URN",
+            1 => "URH",
+            2 => "URPRO",
+            3 => "URP",
+            4 => "URFRAG",
+            5 => "URSRC",
+            9 | 10 => "URNPRO",
+            13 => "URFIL",
+            _ => "UR",
+        },
+        4 => "SRC",
+        5 => "RED",
+        8 => "ECO",
+        9 => "RTA",
+        10 => "RTS",
+        11 => "TXD",
+        12 => "PAR",
+        13 => "TST",
+        14 => "TSR",
+        15 => "IRQ",
+        16 => "IRR",
+        17 => "MAS",
+        18 => "MSR",
+        _ => "UNK",
+    }
+}
+
+fn icmp6_state(t: u8) -> &'static str {
+    match t {
+        1 => "UNR",
+        2 => "PTB",
+        3 => "TXD",
+        4 => "PAR",
+        128 => "ECO",
+        129 => "ECR",
+        130 => "MRQ",
+        131 => "MHR",
+        132 => "MHD",
+        133 => "NRS",
+        134 => "NRA",
+        135 => "NNS",
+        136 => "NNA",
+        137 => "RED",
+        143 => "MHR",
+        _ => "UNK",
+    }
+}
+
+fn state_str(v: &View) -> String {
+    let r = v.r;
+    let (s, d) = v.meter();
+    if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
+        if let Some((t, _, _)) = v.tcp() {
+            let st = t.status;
+            return if st & 0x3000 != 0 {
+                "RST"
+            } else if st & 0x38 != 0 {
+                "FIN"
+            } else if st & 0x4 != 0 {
+                "CON"
+            } else if st & 0x2 != 0 {
+                "ACC"
+            } else if st & 0x1 != 0 {
+                "REQ"
+            } else {
+                "CON"
+            }
+            .into();
+        }
+    }
+    if (v.kind == '4' && v.proto == 1) || (v.kind == '6' && v.proto == 58) {
+        let sp = match &r.flow {
+            Some(FlowDsr {
+                key: FlowKey::Ipv4 { sport, .. },
+                ..
+            }) => *sport,
+            Some(FlowDsr {
+                key: FlowKey::Ipv6 { sport, .. },
+                ..
+            }) => *sport,
+            _ => 0,
+        };
+        let (t, c) = ((sp >> 8) as u8, sp as u8);
+        let st = if v.kind == '4' {
+            icmp_state(t, c)
+        } else {
+            icmp6_state(t)
+        };
+        if v.kind == '4' && t == 8 && d.pkts > 0 {
+            return "ECO".into();
+        }
+        return st.into();
+    }
+    if s.pkts > 0 && d.pkts > 0 {
+        return "CON".into();
+    }
+    if v.kind == 'a' || r.cause == Cause::Start {
+        return "INT".into();
+    }
+    if s.pkts > 0 {
+        "REQ".into()
+    } else {
+        "RSP".into()
+    }
+}
+
+fn dir_str(v: &View) -> String {
+    if v.kind == 'a' {
+        return "who".into();
+    }
+    let (s, d) = v.meter();
+    let g = v.guess;
+    if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
+        if let Some((t, _, _)) = v.tcp() {
+            if t.status & 0x3 != 0 {
+                return "->".into();
+            }
+        }
+    }
+    match (s.pkts > 0, d.pkts > 0) {
+        (true, true) => {
+            if g {
+                "<?>"
+            } else {
+                "<->"
+            }
+        }
+        (false, true) => {
+            if g {
+                "<?"
+            } else {
+                "<-"
+            }
+        }
+        _ => {
+            if g {
+                "?>"
+            } else {
+                "->"
+            }
+        }
+    }
+    .into()
+}
+
+fn proto_str(v: &View, o: &PrintOpts) -> String {
+    match v.kind {
+        '4' | '6' => {
+            if o.numeric >= 2 {
+                v.proto.to_string()
+            } else {
+                proto_name(v.proto)
+            }
+        }
+        'a' => {
+            if o.numeric >= 2 {
+                "2054".into()
+            } else {
+                "arp".into()
+            }
+        }
+        'e' => {
+            let et = match &v.r.flow {
+                Some(FlowDsr {
+                    key: FlowKey::Ether { etype, .. },
+                    ..
+                }) => *etype,
+                _ => 0,
+            };
+            if o.numeric >= 2 {
+                et.to_string()
+            } else if et <= 1500 {
+                "llc".into()
+            } else {
+                let n = ether_name(et);
+                if n.is_empty() {
+                    et.to_string()
+                } else {
+                    n.into()
+                }
+            }
+        }
+        _ => match v.r.flow.as_ref().map(|f| f.qual & 0x1f) {
+            Some(0x0a) => "isis".into(),
+            Some(0x08) => "wlan".into(),
+            _ => "unknown".into(),
+        },
+    }
+}
+
+fn port_str(v: &View, port: Option<u16>, o: &PrintOpts) -> String {
+    let Some(p) = port else { return String::new() };
+    match v.kind {
+        '4' | '6' => match v.proto {
+            1 | 58 => format!("0x{:04x}", p.swap_bytes()),
+            6 | 17 | 132 | 33 => {
+                if o.numeric == 0 && (v.proto == 6 || v.proto == 17) {
+                    if let Some(n) = services().get(&(p, v.proto == 6)) {
+                        return n.clone();
+                    }
+                }
+                p.to_string()
+            }
+            _ => String::new(),
+        },
+        'e' => {
+            let sap = p as u8;
+            match sap {
+                0x42 => "stp".into(),
+                0xaa => "snap".into(),
+                0xff => "gbl".into(),
+                0xe0 => "ipx".into(),
+                0xfe => "iso".into(),
+                0xf0 => "netbeui".into(),
+                0x06 => "ip".into(),
+                _ => format!("0x{sap:02x}"),
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+fn opt_u<T: ToString>(x: Option<T>) -> String {
+    x.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn mean_sz(c: DirCounters) -> f64 {
+    if c.pkts == 0 {
+        0.0
+    } else {
+        (c.bytes as f32 / c.pkts as f32) as f64
+    }
+}
+
+fn jit(j: &Option<JitterDsr>, src: bool) -> Option<JitterStats> {
+    let j = j.as_ref()?;
+    let (a, i) = if src {
+        (j.src_act, j.src_idle)
+    } else {
+        (j.dst_act, j.dst_idle)
+    };
+    a.filter(|x| x.n > 0).or(i)
+}
+
+/// Value of one field of a flow record (unpadded).
+fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
+    let r = v.r;
+    let (s, d) = v.meter();
+    let t = r.time.unwrap_or_default();
+    let tcp = v.tcp();
+    let ip = r.ipattr.map(|a| v.pick(a.src, a.dst));
+    let ps = r.psize.map(|p| v.pick(p.src, p.dst));
+    let fl = |x: f64| fmt_f(x, o);
+    use Field::*;
+    match f {
+        SrcId => match r.srcid {
+            crate::record::SrcId::Int(n) => n.to_string(),
+            crate::record::SrcId::Str(b) => String::from_utf8_lossy(&b)
+                .trim_end_matches('\0')
+                .to_string(),
+            other => std::net::Ipv4Addr::from(other.value()).to_string(),
+        },
+        Seq => r.seq.to_string(),
+        CauseF => cause_str(r.cause).into(),
+        STime => fmt_time(t.start, o),
+        LTime => fmt_time(t.last, o),
+        Dur => fl(dur_secs(&t)),
+        Flgs => flags_str(v),
+        Proto => proto_str(v, o),
+        SAddr => fmt_addr(v.saddr),
+        DAddr => fmt_addr(v.daddr),
+        SPort => port_str(v, v.sport, o),
+        DPort => port_str(v, v.dport, o),
+        Dir => dir_str(v),
+        Pkts => (s.pkts + d.pkts).to_string(),
+        SPkts => s.pkts.to_string(),
+        DPkts => d.pkts.to_string(),
+        Bytes => (s.bytes + d.bytes).to_string(),
+        SBytes => s.bytes.to_string(),
+        DBytes => d.bytes.to_string(),
+        AppBytes => (s.appbytes + d.appbytes).to_string(),
+        SAppBytes => s.appbytes.to_string(),
+        DAppBytes => d.appbytes.to_string(),
+        State => state_str(v),
+        STtl => opt_u(ip.and_then(|x| x.0).map(|a| a.ttl)),
+        DTtl => opt_u(ip.and_then(|x| x.1).map(|a| a.ttl)),
+        STos => opt_u(ip.and_then(|x| x.0).map(|a| a.tos)),
+        DTos => opt_u(ip.and_then(|x| x.1).map(|a| a.tos)),
+        SIpId => ip
+            .and_then(|x| x.0)
+            .map(|a| format!("0x{:04x}", a.ipid))
+            .unwrap_or_default(),
+        DIpId => ip
+            .and_then(|x| x.1)
+            .map(|a| format!("0x{:04x}", a.ipid))
+            .unwrap_or_default(),
+        SVid | DVid | SVpri | DVpri => {
+            let vl = r.vlan.map(|x| v.pick(x.src, x.dst));
+            let tci = vl.and_then(|x| if matches!(f, SVid | SVpri) { x.0 } else { x.1 });
+            match f {
+                SVid | DVid => opt_u(tci.map(|t| t & 0x0fff)),
+                _ => opt_u(tci.map(|t| t >> 13)),
+            }
+        }
+        SMpls | DMpls => {
+            let m = r.mpls.map(|x| v.pick(x.src, x.dst));
+            let e = m.and_then(|x| if f == SMpls { x.0 } else { x.1 });
+            opt_u(e.map(|e| e >> 12))
+        }
+        SWin | DWin => match &tcp {
+            Some((_, a, b)) => {
+                let dd = if f == SWin { Some(*a) } else { *b };
+                dd.map(|x| ((x.win as u64) << x.winshift).to_string())
+                    .unwrap_or_default()
+            }
+            None => String::new(),
+        },
+        STcpb | DTcpb => match &tcp {
+            Some((_, a, b)) => {
+                let dd = if f == STcpb { Some(*a) } else { *b };
+                opt_u(dd.map(|x| x.seqbase))
+            }
+            None => String::new(),
+        },
+        TcpRtt => fl(tcp
+            .map(|x| (x.0.synack as f64 + x.0.ackdat as f64) / 1e6)
+            .unwrap_or(0.0)),
+        SynAck => fl(tcp.map(|x| x.0.synack as f64 / 1e6).unwrap_or(0.0)),
+        AckDat => fl(tcp.map(|x| x.0.ackdat as f64 / 1e6).unwrap_or(0.0)),
+        SRetrans => tcp.map(|x| x.1.retrans).unwrap_or(0).to_string(),
+        DRetrans => tcp
+            .and_then(|x| x.2)
+            .map(|x| x.retrans)
+            .unwrap_or(0)
+            .to_string(),
+        SGap | DGap => {
+            if tcp.is_some() {
+                "0".into()
+            } else {
+                String::new()
+            }
+        }
+        Inode => String::new(),
+        TcpOpt => match &tcp {
+            Some((t, _, _)) => tcpopt_str(t.options),
+            None => String::new(),
+        },
+        Trans => "1".into(),
+        SMac | DMac => match &r.mac {
+            Some(m) => {
+                let (a, b) = v.pick(m.src, m.dst);
+                fmt_mac(if f == SMac { a } else { b })
+            }
+            None => String::new(),
+        },
+        SIntPkt => jit(&r.jitter, !v.swap)
+            .map(|j| fl(j.mean as f64 / 1000.0))
+            .unwrap_or_default(),
+        DIntPkt => jit(&r.jitter, v.swap)
+            .map(|j| fl(j.mean as f64 / 1000.0))
+            .unwrap_or_default(),
+        SJit => jit(&r.jitter, !v.swap)
+            .map(|j| fl(j.stdev as f64 / 1000.0))
+            .unwrap_or_default(),
+        DJit => jit(&r.jitter, v.swap)
+            .map(|j| fl(j.stdev as f64 / 1000.0))
+            .unwrap_or_default(),
+        SMeanSz => fl(mean_sz(s)),
+        DMeanSz => fl(mean_sz(d)),
+        SMaxSz => opt_u(ps.and_then(|p| p.0).map(|p| p.1)),
+        DMaxSz => opt_u(ps.and_then(|p| p.1).map(|p| p.1)),
+        SMinSz => opt_u(ps.and_then(|p| p.0).map(|p| p.0)),
+        DMinSz => opt_u(ps.and_then(|p| p.1).map(|p| p.0)),
+        SUser | DUser => {
+            let (a, b) = v.pick(&r.src_data, &r.dst_data);
+            if f == SUser {
+                user_str('s', a, spec_w)
+            } else {
+                user_str('d', b, spec_w)
+            }
+        }
+        Load | SLoad | DLoad => {
+            let du = dur_secs(&t);
+            let b = match f {
+                Load => s.bytes + d.bytes,
+                SLoad => s.bytes,
+                _ => d.bytes,
+            };
+            fl(if du > 0.0 { b as f64 * 8.0 / du } else { 0.0 })
+        }
+        Rate | SRate | DRate => {
+            let du = dur_secs(&t);
+            let p = match f {
+                Rate => s.pkts + d.pkts,
+                SRate => s.pkts,
+                _ => d.pkts,
+            };
+            fl(if du > 0.0 && p > 1 {
+                (p - 1) as f64 / du
+            } else {
+                0.0
+            })
+        }
+        Loss | SLoss | DLoss => "0".into(),
+        PLoss => fl(0.0),
+    }
+}
+
+fn tcpopt_str(o: u32) -> String {
+    const C: &[u8] = b"MwsSeETcNO";
+    let mut s: Vec<u8> = vec![b' '; 7];
+    for (i, ch) in C.iter().enumerate() {
+        if o & (0x0010_0000 << i) != 0 {
+            if i >= s.len() {
+                s.resize(i + 1, b' ');
+            }
+            s[i] = *ch;
+        }
+    }
+    if o & 0xC000_0000 != 0 {
+        s.resize(12, b' ');
+        s[10] = if o & 0x4000_0000 != 0 { b'E' } else { b' ' };
+        s[11] = if o & 0x8000_0000 != 0 { b'E' } else { b' ' };
+    }
+    if o & 0x000F_FFFF == 0 && o & 0xFFF0_0000 == 0 {
+        return String::new();
+    }
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+fn cause_str(c: Cause) -> &'static str {
+    match c {
+        Cause::Start => "Start",
+        Cause::Status => "Status",
+        Cause::Stop => "Stop",
+        Cause::Timeout => "Timeout",
+        Cause::Flush => "Flush",
+        Cause::Shutdown => "Shutdown",
+        Cause::Closed => "Close",
+        Cause::Error => "Error",
+        Cause::Supplemental => "Supplemental",
+    }
+}
+
+/// Value of one field of a MAR line.
+fn mar_value(m: &Mar, f: Field, o: &PrintOpts) -> String {
+    use Field::*;
+    let fl = |x: f64| fmt_f(x, o);
+    match f {
+        SrcId => std::net::Ipv4Addr::from(if m.cause == Cause::Start {
+            m.thisid
+        } else {
+            m.argusid
+        })
+        .to_string(),
+        Seq => "0".into(),
+        CauseF => cause_str(m.cause).into(),
+        STime => fmt_time(m.now, o),
+        LTime => fmt_time(m.startime, o),
+        Dur => fl((m.now.as_micros() - m.startime.as_micros()) as f64 / 1e6),
+        Flgs => " ".repeat(10),
+        Proto => "man".into(),
+        SAddr | SPort => "0".into(),
+        DAddr => m.bufs.to_string(),
+        DPort => m.clients.to_string(),
+        Dir => String::new(),
+        Pkts => m.pkts_rcvd.to_string(),
+        Bytes => m.bytes.to_string(),
+        SPkts => m.pkts_rcvd.to_string(),
+        DPkts => m.records.to_string(),
+        SBytes => m.bytes_rcvd.to_string(),
+        DBytes => "0".into(),
+        AppBytes => m.bytes.to_string(),
+        SAppBytes => m.bufs.to_string(),
+        DAppBytes => "0".into(),
+        State => match m.cause {
+            Cause::Start => "STA",
+            Cause::Stop | Cause::Shutdown => "STP",
+            _ => "CON",
+        }
+        .into(),
+        TcpRtt | SynAck | AckDat | SMeanSz | DMeanSz | PLoss | Load | SLoad | DLoad | SRate
+        | DRate | Rate => fl(0.0),
+        SRetrans | DRetrans | Loss | SLoss | DLoss => "0".into(),
+        _ => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lines
+
+/// Column width of a field under the options.
+fn width(spec: &FieldSpec, o: &PrintOpts) -> usize {
+    let e = spec.field.entry();
+    match spec.field {
+        Field::STime | Field::LTime => spec.width.unwrap_or(12 + o.precision),
+        Field::SUser | Field::DUser => spec.width.unwrap_or(16) + 9,
+        _ => spec.width.unwrap_or(e.3),
+    }
+}
+
+fn fit(s: &str, w: usize, al: Align, out: &mut String) {
+    let n = s.chars().count();
+    if n > w {
+        out.extend(s.chars().take(w.saturating_sub(1)));
+        out.push('*');
+        return;
+    }
+    let pad = w - n;
+    match al {
+        Align::R => {
+            out.extend(std::iter::repeat_n(' ', pad));
+            out.push_str(s);
+        }
+        Align::L => {
+            out.push_str(s);
+            out.extend(std::iter::repeat_n(' ', pad));
+        }
+        Align::C => {
+            let l = pad / 2;
+            out.extend(std::iter::repeat_n(' ', l));
+            out.push_str(s);
+            out.extend(std::iter::repeat_n(' ', pad - l));
+        }
+    }
+}
+
+/// The header line (None with `-L -1`, handled by the caller).
+pub fn header(o: &PrintOpts) -> String {
+    let mut out = String::new();
+    if let Some(sep) = &o.sep {
+        for (i, f) in o.fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            out.push_str(f.field.label());
+        }
+        return out;
+    }
+    for f in &o.fields {
+        let w = width(f, o);
+        let al = match f.field.entry().4 {
+            Align::C => Align::C,
+            _ if matches!(f.field, Field::SUser | Field::DUser) => Align::C,
+            _ => Align::R,
+        };
+        fit(f.field.label(), w, al, &mut out);
+        out.push(' ');
+    }
+    out
+}
+
+enum Rec<'a> {
+    Flow(View<'a>),
+    Mar(&'a Mar),
+}
+
+fn value(r: &Rec, spec: &FieldSpec, o: &PrintOpts) -> String {
+    match r {
+        Rec::Flow(v) => {
+            let uw = if matches!(spec.field, Field::SUser | Field::DUser) {
+                spec.width.unwrap_or(16)
+            } else {
+                0
+            };
+            flow_value(v, spec.field, uw, o)
+        }
+        Rec::Mar(m) => mar_value(m, spec.field, o),
+    }
+}
+
+fn line(r: &Rec, o: &PrintOpts) -> String {
+    let mut out = String::with_capacity(256);
+    if o.json {
+        out.push('{');
+        for (i, f) in o.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let v = value(r, f, o);
+            let _ = write!(
+                out,
+                "{}:{}",
+                serde_json::Value::String(f.field.name().into()),
+                serde_json::Value::String(v.trim().to_string())
+            );
+        }
+        out.push('}');
+        return out;
+    }
+    if let Some(sep) = &o.sep {
+        for (i, f) in o.fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            let v = value(r, f, o);
+            match f.field {
+                Field::Dir => fit(&v, 5, Align::R, &mut out),
+                Field::Flgs => fit(&v, 10, Align::L, &mut out),
+                _ => out.push_str(&v),
+            }
+        }
+        return out;
+    }
+    let is_mar = matches!(r, Rec::Mar(_));
+    let mut prev: Option<Field> = None;
+    for f in &o.fields {
+        let w = width(f, o);
+        let mut v = value(r, f, o);
+        if f.field == Field::Flgs {
+            v.truncate(w);
+        }
+        let joined = !is_mar
+            && matches!(
+                (prev, f.field),
+                (Some(Field::SAddr), Field::SPort) | (Some(Field::DAddr), Field::DPort)
+            );
+        if joined {
+            // ra joins an address and its port: "addr.port" / "addr " + padding.
+            out.pop();
+            out.push(if v.is_empty() { ' ' } else { '.' });
+            fit(&v, w, Align::L, &mut out);
+        } else {
+            let al = match f.field {
+                Field::Flgs => Align::L,
+                Field::SUser | Field::DUser => Align::L,
+                Field::SPort | Field::DPort if !is_mar => Align::L,
+                _ => Align::R,
+            };
+            fit(&v, w, al, &mut out);
+        }
+        out.push(' ');
+        prev = Some(f.field);
+    }
+    let t = out.trim_end().len();
+    out.truncate(t);
+    out
+}
+
+/// Prints one record as a line (without newline). Returns None for records ra would not print
+/// (MARs with `-M noman`, events).
+pub fn format_record(rec: &Record, o: &PrintOpts) -> Option<String> {
+    match rec {
+        Record::Mar(m) => {
+            if o.print_man {
+                Some(line(&Rec::Mar(m), o))
+            } else {
+                None
+            }
+        }
+        Record::Flow(f) => Some(line(&Rec::Flow(View::new(f)), o)),
+        Record::Event(_) => None,
+    }
+}

@@ -651,8 +651,8 @@ fn decode_flow(rec: &[u8], cause: Cause) -> Result<FlowRecord, DecodeError> {
             0x12 => {
                 let mut p = PsizeDsr::default();
                 let (s, t) = match d.qual & 0x0F {
-                    0x06 | 0x07 | 0x08 => (true, false),
-                    0x0A | 0x0B | 0x0C => (false, true),
+                    0x06..=0x08 => (true, false),
+                    0x0A..=0x0C => (false, true),
                     _ => (true, true),
                 };
                 if s {

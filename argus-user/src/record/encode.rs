@@ -25,7 +25,7 @@ fn put_ts(out: &mut Vec<u8>, t: Ts) {
 }
 #[inline]
 fn pad4(out: &mut Vec<u8>, start: usize) {
-    while (out.len() - start) % 4 != 0 {
+    while !(out.len() - start).is_multiple_of(4) {
         out.push(0);
     }
 }
