@@ -102,8 +102,14 @@ pub const fn fmix32(mut h: u32) -> u32 {
 
 #[inline(always)]
 const fn mix(h: u32, v: u32) -> u32 {
-    let k = v.wrapping_mul(0xcc9e_2d51).rotate_left(15).wrapping_mul(0x1b87_3593);
-    (h ^ k).rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
+    let k = v
+        .wrapping_mul(0xcc9e_2d51)
+        .rotate_left(15)
+        .wrapping_mul(0x1b87_3593);
+    (h ^ k)
+        .rotate_left(13)
+        .wrapping_mul(5)
+        .wrapping_add(0xe654_6b64)
 }
 
 /// Symmetric hash of an IPv4 5-tuple: `sym_hash_v4(a, b, pa, pb, p) == sym_hash_v4(b, a, pb, pa, p)`.
@@ -132,7 +138,13 @@ pub const fn fold_v6(a: [u32; 4]) -> u32 {
 
 /// Symmetric hash of an IPv6 5-tuple, over folded addresses.
 #[inline(always)]
-pub const fn sym_hash_v6(saddr: [u32; 4], daddr: [u32; 4], sport: u16, dport: u16, proto: u8) -> u32 {
+pub const fn sym_hash_v6(
+    saddr: [u32; 4],
+    daddr: [u32; 4],
+    sport: u16,
+    dport: u16,
+    proto: u8,
+) -> u32 {
     sym_hash_v4(fold_v6(saddr), fold_v6(daddr), sport, dport, proto)
 }
 
@@ -152,8 +164,14 @@ mod tests {
     fn v4_hash_is_symmetric() {
         let a = 0x0a00_0001;
         let b = 0xc0a8_0102;
-        assert_eq!(sym_hash_v4(a, b, 1234, 80, 6), sym_hash_v4(b, a, 80, 1234, 6));
-        assert_ne!(sym_hash_v4(a, b, 1234, 80, 6), sym_hash_v4(a, b, 1235, 80, 6));
+        assert_eq!(
+            sym_hash_v4(a, b, 1234, 80, 6),
+            sym_hash_v4(b, a, 80, 1234, 6)
+        );
+        assert_ne!(
+            sym_hash_v4(a, b, 1234, 80, 6),
+            sym_hash_v4(a, b, 1235, 80, 6)
+        );
         assert_eq!(sym_hash_v4(a, a, 1, 2, 17), sym_hash_v4(a, a, 2, 1, 17));
     }
 

@@ -39,7 +39,10 @@ pub fn has_toolchain(tc: &str) -> bool {
 }
 
 pub fn sysroot(tc: &str) -> Option<PathBuf> {
-    let o = rustup_rustc(tc).args(["--print", "sysroot"]).output().ok()?;
+    let o = rustup_rustc(tc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
     if !o.status.success() {
         return None;
     }
@@ -48,7 +51,10 @@ pub fn sysroot(tc: &str) -> Option<PathBuf> {
 
 pub fn has_rust_src(tc: &str) -> bool {
     sysroot(tc)
-        .map(|s| s.join("lib/rustlib/src/rust/library/core/Cargo.toml").is_file())
+        .map(|s| {
+            s.join("lib/rustlib/src/rust/library/core/Cargo.toml")
+                .is_file()
+        })
         .unwrap_or(false)
 }
 
@@ -80,7 +86,9 @@ pub fn run(args: &[String]) -> Result<()> {
         match a.as_str() {
             "--release" => release = true,
             "--log" => log = true,
-            other => bail!("unknown argument `{other}` (usage: cargo xtask build-ebpf [--release] [--log])"),
+            other => bail!(
+                "unknown argument `{other}` (usage: cargo xtask build-ebpf [--release] [--log])"
+            ),
         }
     }
     let obj = build(release, log)?;
@@ -187,7 +195,10 @@ pub fn check_object(path: &Path) -> Result<()> {
         .with_context(|| format!("{} is not a readable ELF64 LE object", path.display()))?;
     let machine = u16::from_le_bytes([b[18], b[19]]);
     if machine != 247 {
-        bail!("{}: e_machine is {machine}, not EM_BPF (247)", path.display());
+        bail!(
+            "{}: e_machine is {machine}, not EM_BPF (247)",
+            path.display()
+        );
     }
     for want in ["xdp", ".maps", "license", ".BTF"] {
         if !sections.iter().any(|s| s == want) {

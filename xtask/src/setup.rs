@@ -33,10 +33,7 @@ pub const BPF_LINKER_VERSION: &str = "0.10.4";
 /// directory or CARGO_TARGET_DIR.
 pub fn workspace_root() -> PathBuf {
     let xtask_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    xtask_dir
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(xtask_dir)
+    xtask_dir.parent().map(PathBuf::from).unwrap_or(xtask_dir)
 }
 
 /// `cargo xtask setup [--check]`: with `--check`, report what is missing and install nothing.
@@ -45,7 +42,9 @@ pub fn run(args: &[String]) -> Result<()> {
     for a in args {
         match a.as_str() {
             "--check" => check_only = true,
-            other => bail!("setup: unknown argument `{other}` (usage: cargo xtask setup [--check])"),
+            other => {
+                bail!("setup: unknown argument `{other}` (usage: cargo xtask setup [--check])")
+            }
         }
     }
     let t0 = Instant::now();
@@ -58,7 +57,10 @@ pub fn run(args: &[String]) -> Result<()> {
         for m in &missing {
             println!("setup: missing: {m}");
         }
-        bail!("{} prerequisite(s) missing; run `cargo xtask setup`", missing.len());
+        bail!(
+            "{} prerequisite(s) missing; run `cargo xtask setup`",
+            missing.len()
+        );
     }
     ensure_all()?;
     println!("setup: done in {:.1}s", t0.elapsed().as_secs_f64());
@@ -103,7 +105,10 @@ fn dpkg_installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", pkg])
         .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "install ok installed")
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).trim() == "install ok installed"
+        })
         .unwrap_or(false)
 }
 
@@ -116,7 +121,11 @@ fn is_root() -> bool {
 }
 
 fn ensure_apt_packages() -> Result<()> {
-    if Command::new("dpkg-query").arg("--version").output().is_err() {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         bail!(
             "dpkg-query not found: this is not a Debian-like system. Install by hand: {}",
             APT_PACKAGES.join(" ")
@@ -145,7 +154,9 @@ fn ensure_apt_packages() -> Result<()> {
         "echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections",
     )?;
     let mut update = Command::new("apt-get");
-    update.env("DEBIAN_FRONTEND", "noninteractive").args(["update", "-q"]);
+    update
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["update", "-q"]);
     step("apt-get update", &mut update)?;
     let mut install = Command::new("apt-get");
     install
@@ -193,13 +204,29 @@ fn ensure_bpf_linker() -> Result<()> {
         return Ok(());
     }
     let mut cmd = Command::new("cargo");
-    cmd.args(["install", "bpf-linker", "--locked", "--version", BPF_LINKER_VERSION]);
+    cmd.args([
+        "install",
+        "bpf-linker",
+        "--locked",
+        "--version",
+        BPF_LINKER_VERSION,
+    ]);
     // Build it with the default toolchain; keep inherited per-build settings out of it.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_BOOTSTRAP"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_BOOTSTRAP",
+    ] {
         cmd.env_remove(var);
     }
-    println!("setup: bpf-linker: not found; building it from crates.io (several minutes on 2 cores)");
-    step(&format!("cargo install bpf-linker {BPF_LINKER_VERSION}"), &mut cmd)?;
+    println!(
+        "setup: bpf-linker: not found; building it from crates.io (several minutes on 2 cores)"
+    );
+    step(
+        &format!("cargo install bpf-linker {BPF_LINKER_VERSION}"),
+        &mut cmd,
+    )?;
     match ebpf::bpf_linker_version() {
         Some(v) => {
             println!("setup: bpf-linker: installed ({v})");
@@ -216,7 +243,11 @@ pub fn show(cmd: &Command) -> String {
     let mut s = String::new();
     for (k, v) in cmd.get_envs() {
         if let Some(v) = v {
-            s.push_str(&format!("{}={} ", k.to_string_lossy(), quote(&v.to_string_lossy())));
+            s.push_str(&format!(
+                "{}={} ",
+                k.to_string_lossy(),
+                quote(&v.to_string_lossy())
+            ));
         }
     }
     s.push_str(&cmd.get_program().to_string_lossy());

@@ -142,7 +142,8 @@ pub fn decode(linktype: u32, frame: &[u8], len: u32) -> Decoded {
         }
         linktype::LINUX_SLL => {
             d.wire_len = len.saturating_sub(16);
-            d.encaps |= encaps::SLL;
+            // argus turns the cooked header into an Ethernet header before modelling.
+            d.encaps |= encaps::SLL | encaps::ETHER;
             if let (Some(proto), Some(halen)) = (be16(frame, 14), be16(frame, 4)) {
                 let mut src = [0u8; 6];
                 if let Some(a) = frame.get(6..6 + (halen as usize).min(6)) {
@@ -158,7 +159,7 @@ pub fn decode(linktype: u32, frame: &[u8], len: u32) -> Decoded {
         }
         linktype::LINUX_SLL2 => {
             d.wire_len = len.saturating_sub(20);
-            d.encaps |= encaps::SLL;
+            d.encaps |= encaps::SLL | encaps::ETHER;
             if let (Some(proto), Some(&halen)) = (be16(frame, 0), frame.get(11)) {
                 let mut src = [0u8; 6];
                 if let Some(a) = frame.get(12..12 + (halen as usize).min(6)) {
@@ -265,12 +266,19 @@ fn decode_llc(d: &mut Decoded, frame: &[u8], off: usize) {
 
 fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth: u8) {
     match etype {
-        ETHERTYPE_IP | ETHERTYPE_IPV6 => {
-            d.net = match etype {
-                ETHERTYPE_IP if frame.get(off).map(|b| b >> 4) == Some(4) => Net::Ipv4 { off },
-                ETHERTYPE_IP => Net::Ipv4 { off },
-                _ => Net::Ipv6 { off },
-            };
+        ETHERTYPE_IP => {
+            d.net = Net::Ipv4 { off };
+            if depth < 8 {
+                gre(d, frame, off, depth);
+            }
+        }
+        ETHERTYPE_IPV6 => d.net = Net::Ipv6 { off },
+        ETHERTYPE_ERSPAN2 if depth < 8 => {
+            // ERSPAN type II: 8-byte header (version 1) then the mirrored Ethernet frame.
+            if frame.get(off).map(|b| b >> 4) == Some(1) && frame.len() > off + 8 {
+                d.encaps |= encaps::ERSPAN2;
+                decode_ether(d, frame, off + 8, depth + 1);
+            }
         }
         ETHERTYPE_ARP | ETHERTYPE_REVARP => {
             d.net = Net::Arp {
@@ -311,12 +319,22 @@ fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth
                 }
             }
             d.mpls_count = n;
-            // argus guesses the payload from the first nibble (ArgusDiscoverNetworkProtocol).
-            match frame.get(o).map(|b| b >> 4) {
-                Some(4) => d.net = Net::Ipv4 { off: o },
-                Some(6) => d.net = Net::Ipv6 { off: o },
-                _ if depth < 8 => decode_ether(d, frame, o, depth + 1),
-                _ => {}
+            // argus guesses the payload (ArgusDiscoverNetworkProtocol): IPv4 with a sane header
+            // length, IPv6 with a payload length up to 2048, an 802.1Q tag, else Ethernet.
+            let v = frame.get(o).copied().unwrap_or(0);
+            if v >> 4 == 4 && v & 0x0f >= 5 && be16(frame, o + 2).unwrap_or(0) >= 20 {
+                decode_ethertype(d, frame, o, ETHERTYPE_IP, depth + 1);
+            } else if v >> 4 == 6 && be16(frame, o + 4).unwrap_or(u16::MAX) <= 2048 {
+                d.net = Net::Ipv6 { off: o };
+            } else if matches!(
+                be16(frame, o + 2),
+                Some(ETHERTYPE_IP) | Some(ETHERTYPE_IPV6)
+            ) {
+                if depth < 8 {
+                    decode_ethertype(d, frame, o, ETHERTYPE_8021Q, depth + 1);
+                }
+            } else if depth < 8 {
+                decode_ether(d, frame, o, depth + 1);
             }
         }
         ETHERTYPE_PPPOES => {
@@ -332,6 +350,58 @@ fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth
         }
         ETHERTYPE_TEB if depth < 8 => decode_ether(d, frame, off, depth + 1),
         _ => d.net = Net::Ether { llc: None },
+    }
+}
+
+/// Follow a GRE tunnel in the IPv4 packet at `off` (argus keys the flow on the inner packet).
+fn gre(d: &mut Decoded, frame: &[u8], off: usize, depth: u8) {
+    let Some(ip) = Ipv4::new(frame.get(off..).unwrap_or(&[])) else {
+        return;
+    };
+    if ip.proto() != 47 || ip.total_len() < 20 {
+        return;
+    }
+    let g = off + ip.ihl();
+    let (Some(flags), Some(proto)) = (be16(frame, g), be16(frame, g + 2)) else {
+        return;
+    };
+    d.encaps |= encaps::GRE;
+    let mut p = g + 4;
+    match flags & 7 {
+        0 => {
+            if flags & 0xC000 != 0 {
+                p += 4;
+            }
+            if flags & 0x2000 != 0 {
+                p += 4;
+            }
+            if flags & 0x1000 != 0 {
+                p += 4;
+            }
+        }
+        1 => {
+            if flags & 0x2000 != 0 {
+                p += 4;
+            }
+            if flags & 0x1000 != 0 {
+                p += 4;
+            }
+            if flags & 0x0080 != 0 {
+                p += 4;
+            }
+        }
+        _ => {}
+    }
+    match proto {
+        ETHERTYPE_IP | ETHERTYPE_IPV6 | ETHERTYPE_TEB | ETHERTYPE_ERSPAN2 | ETHERTYPE_MPLS
+        | ETHERTYPE_8021Q | ETHERTYPE_ARP => {
+            if proto == ETHERTYPE_TEB {
+                decode_ether(d, frame, p, depth + 1);
+            } else {
+                decode_ethertype(d, frame, p, proto, depth + 1);
+            }
+        }
+        _ => {}
     }
 }
 
