@@ -5,7 +5,7 @@
 //! 3. `cargo fmt --all -- --check`;
 //! 4. `cargo clippy --workspace --all-targets -- -D warnings`;
 //! 5. `cargo build --release -p argus-user`;
-//! 6. `cargo test --workspace --release` with `ARGUS_BIN_DIR=<root>/target/release`,
+//! 6. `cargo test --workspace --release --no-fail-fast` with `ARGUS_BIN_DIR=<root>/target/release`,
 //!    `ARGUS_REQUIRE_REFERENCE=1` (tests fail instead of skipping when Debian's argus/tshark are
 //!    missing) and `TZ=UTC`.
 //!
@@ -194,7 +194,11 @@ pub fn run(args: &[String]) -> Result<()> {
         &mut cargo(&root, &["build", "--release", "-p", "argus-user"]),
     )?;
 
-    let mut test = cargo(&root, &["test", "--workspace", "--release"]);
+    // --no-fail-fast: run every test binary, so one failing suite does not hide the others.
+    let mut test = cargo(
+        &root,
+        &["test", "--workspace", "--release", "--no-fail-fast"],
+    );
     test.env("ARGUS_BIN_DIR", &release_dir)
         .env("ARGUS_REQUIRE_REFERENCE", "1")
         .env("TZ", "UTC");
