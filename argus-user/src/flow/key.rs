@@ -153,7 +153,13 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
             Some(pk) => Some(pk),
             None => ether_key(d, None, wire::ETHERTYPE_IPV6),
         },
-        Net::Arp { off, rarp } => arp(frame, off, rarp).or_else(|| ether_key(d, None, 0)),
+        Net::Arp { off, rarp } => arp(frame, off, rarp)
+            .map(|mut pk| {
+                // argus: the frame length less the 28-byte Ethernet/IPv4 ARP body.
+                pk.app_len = d.wire_len.saturating_sub(28);
+                pk
+            })
+            .or_else(|| ether_key(d, None, 0)),
         Net::Ether { llc } => ether_key(d, llc, 0),
         Net::Isis { .. } => ether_key(d, Some((0xfe, 0xfe)), 0),
         Net::Wlan { dst, src, .. } => {
@@ -498,7 +504,14 @@ fn icmp4<'a>(
     pk.reverse = reverse;
     pk.key = k;
     pk.timeout = timeouts::ICMP;
-    pk.app_len = len;
+    // For ICMP errors argus re-parses the quoted datagram, and its length becomes this packet's
+    // application byte count.
+    pk.app_len = match l4b.get(8..28) {
+        Some(oip) if !info && oip[0] >> 4 == 4 => {
+            (u16::from_be_bytes([oip[2], oip[3]]) as u32).saturating_sub(((oip[0] & 0x0f) as u32) * 4)
+        }
+        _ => len,
+    };
     pk.payload = l4b;
     Some(pk)
 }
