@@ -14,18 +14,28 @@ const FIELDS: &str = "srcid seq cause stime ltime dur flgs proto saddr sport dir
 /// stime ltime proto saddr sport daddr dport spkts dpkts sbytes dbytes state.
 const CORE: [usize; 12] = [3, 4, 7, 8, 9, 11, 12, 13, 14, 15, 16, 19];
 /// Files Debian's argus cannot process (crash or no flows): checked against tshark instead.
-const REF_BROKEN: [&str; 5] =
-    ["mptcp-v1.pcap", "llc.pcap", "linux_dlt_sll2.pcap", "gap-data-missing.pcapng", "test202-le.pcapng"];
+const REF_BROKEN: [&str; 5] = [
+    "mptcp-v1.pcap",
+    "llc.pcap",
+    "linux_dlt_sll2.pcap",
+    "gap-data-missing.pcapng",
+    "test202-le.pcapng",
+];
 
 fn corpus() -> Option<PathBuf> {
-    let p = std::env::var("ARGUS_PCAPS").map(PathBuf::from).unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")
-    });
+    let p = std::env::var("ARGUS_PCAPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps"));
     p.is_dir().then_some(p)
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 fn require_or_skip(what: &str) -> bool {
@@ -49,7 +59,11 @@ fn ra_lines(file: &Path) -> Vec<String> {
         .env("TZ", "UTC")
         .output()
         .expect("run Debian ra");
-    String::from_utf8_lossy(&out.stdout).lines().skip(1).map(|s| s.to_string()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn run_sensor(bin: &Path, pcap: &Path, out: &Path, extra: &[&str]) -> bool {
@@ -75,11 +89,18 @@ struct Tally {
 
 fn key_of(cols: &[&str]) -> String {
     // proto saddr sport daddr dport stime
-    format!("{}|{}|{}|{}|{}|{}", cols[7], cols[8], cols[9], cols[11], cols[12], cols[3])
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        cols[7], cols[8], cols[9], cols[11], cols[12], cols[3]
+    )
 }
 
 fn compare(reference: &[String], ours: &[String]) -> Tally {
-    let mut t = Tally { reference: reference.len(), ours: ours.len(), ..Default::default() };
+    let mut t = Tally {
+        reference: reference.len(),
+        ours: ours.len(),
+        ..Default::default()
+    };
     let mut pool: HashMap<String, Vec<&String>> = HashMap::new();
     for l in ours {
         let c: Vec<&str> = l.split(',').collect();
@@ -92,7 +113,9 @@ fn compare(reference: &[String], ours: &[String]) -> Tally {
         if rc.len() <= 12 {
             continue;
         }
-        let Some(cands) = pool.get_mut(&key_of(&rc)) else { continue };
+        let Some(cands) = pool.get_mut(&key_of(&rc)) else {
+            continue;
+        };
         // Prefer an identical line, then one agreeing on the core fields.
         if let Some(pos) = cands.iter().position(|o| *o == r) {
             cands.remove(pos);
@@ -131,7 +154,9 @@ fn agreement(extra: &[&str], tag: &str) -> Option<(Tally, Vec<(String, Tally)>)>
         .collect();
     files.sort();
     let results: Vec<(String, Tally)> = std::thread::scope(|s| {
-        let chunks: Vec<Vec<PathBuf>> = (0..3).map(|k| files.iter().skip(k).step_by(3).cloned().collect()).collect();
+        let chunks: Vec<Vec<PathBuf>> = (0..3)
+            .map(|k| files.iter().skip(k).step_by(3).cloned().collect())
+            .collect();
         let hs: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
@@ -139,7 +164,11 @@ fn agreement(extra: &[&str], tag: &str) -> Option<(Tally, Vec<(String, Tally)>)>
                 s.spawn(move || {
                     let mut v = Vec::new();
                     for p in chunk {
-                        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+                        let name = p
+                            .file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .to_string();
                         let r = tmp.join(format!("{name}.{tag}.ref.argus"));
                         let o = tmp.join(format!("{name}.{tag}.ours.argus"));
                         run_sensor(Path::new("argus"), &p, &r, extra);
@@ -150,7 +179,9 @@ fn agreement(extra: &[&str], tag: &str) -> Option<(Tally, Vec<(String, Tally)>)>
                 })
             })
             .collect();
-        hs.into_iter().flat_map(|h| h.join().expect("worker")).collect()
+        hs.into_iter()
+            .flat_map(|h| h.join().expect("worker"))
+            .collect()
     });
     let mut total = Tally::default();
     for (_, t) in &results {
@@ -171,7 +202,10 @@ fn report(label: &str, total: Tally, per: &[(String, Tally)]) -> (f64, f64) {
     );
     for (n, t) in per {
         if t.identical != t.reference || t.ours != t.reference {
-            eprintln!("   {n}: ref {} ours {} core-ok {} identical {}", t.reference, t.ours, t.core_ok, t.identical);
+            eprintln!(
+                "   {n}: ref {} ours {} core-ok {} identical {}",
+                t.reference, t.ours, t.core_ok, t.identical
+            );
         }
     }
     (core, whole)
@@ -186,18 +220,34 @@ const FLOOR_WHOLE_EXT: f64 = 80.0;
 
 #[test]
 fn agreement_default_options() {
-    let Some((total, per)) = agreement(&[], "std") else { return };
+    let Some((total, per)) = agreement(&[], "std") else {
+        return;
+    };
     let (core, whole) = report("default options", total, &per);
-    assert!(core >= FLOOR_CORE, "core-field agreement {core:.2}% fell below {FLOOR_CORE}%");
-    assert!(whole >= FLOOR_WHOLE, "whole-list agreement {whole:.2}% fell below {FLOOR_WHOLE}%");
+    assert!(
+        core >= FLOOR_CORE,
+        "core-field agreement {core:.2}% fell below {FLOOR_CORE}%"
+    );
+    assert!(
+        whole >= FLOOR_WHOLE,
+        "whole-list agreement {whole:.2}% fell below {FLOOR_WHOLE}%"
+    );
 }
 
 #[test]
 fn agreement_extended_options() {
-    let Some((total, per)) = agreement(&["-m", "-A", "-J", "-Z", "-U", "32"], "ext") else { return };
+    let Some((total, per)) = agreement(&["-m", "-A", "-J", "-Z", "-U", "32"], "ext") else {
+        return;
+    };
     let (core, whole) = report("-m -A -J -Z -U 32", total, &per);
-    assert!(core >= FLOOR_CORE_EXT, "core-field agreement {core:.2}% fell below {FLOOR_CORE_EXT}%");
-    assert!(whole >= FLOOR_WHOLE_EXT, "whole-list agreement {whole:.2}% fell below {FLOOR_WHOLE_EXT}%");
+    assert!(
+        core >= FLOOR_CORE_EXT,
+        "core-field agreement {core:.2}% fell below {FLOOR_CORE_EXT}%"
+    );
+    assert!(
+        whole >= FLOOR_WHOLE_EXT,
+        "whole-list agreement {whole:.2}% fell below {FLOOR_WHOLE_EXT}%"
+    );
 }
 
 /// Where Debian's argus fails, ours must account every packet and byte that tshark sees.
@@ -215,7 +265,10 @@ fn totals_where_debian_argus_fails() {
     for name in REF_BROKEN {
         let p = dir.join(name);
         let o = tmp.path().join(format!("{name}.argus"));
-        assert!(run_sensor(&our_argus(), &p, &o, &[]), "our argus failed on {name}");
+        assert!(
+            run_sensor(&our_argus(), &p, &o, &[]),
+            "our argus failed on {name}"
+        );
         // One line per packet (pcapng custom blocks print lines without an encapsulation).
         let ts = Command::new("tshark")
             .args(["-r"])
@@ -228,8 +281,12 @@ fn totals_where_debian_argus_fails() {
         let (mut frames, mut expect_bytes) = (0u64, 0u64);
         for l in String::from_utf8_lossy(&ts.stdout).lines() {
             let mut it = l.split('\t');
-            let (Some(len), Some(enc)) = (it.next(), it.next()) else { continue };
-            let (Ok(len), Ok(enc)) = (len.trim().parse::<u64>(), enc.trim().parse::<u32>()) else { continue };
+            let (Some(len), Some(enc)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let (Ok(len), Ok(enc)) = (len.trim().parse::<u64>(), enc.trim().parse::<u32>()) else {
+                continue;
+            };
             let hdr = match enc {
                 15 => 4,
                 25 => 16,

@@ -354,7 +354,14 @@ impl Generator {
 
         // ---- L2
         let b = &mut self.buf;
-        let cmac = [0x02, 0x00, (f.id >> 24) as u8, (f.id >> 16) as u8, (f.id >> 8) as u8, f.id as u8];
+        let cmac = [
+            0x02,
+            0x00,
+            (f.id >> 24) as u8,
+            (f.id >> 16) as u8,
+            (f.id >> 8) as u8,
+            f.id as u8,
+        ];
         let rmac = [0x00, 0x1b, 0x21, 0x3a, 0x00, 0x01];
         let (dmac, smac) = if c2s { (rmac, cmac) } else { (cmac, rmac) };
         b[0..6].copy_from_slice(&dmac);
@@ -441,7 +448,11 @@ impl Generator {
             b[ip + 9] = l4proto;
             b[ip + 10] = 0;
             b[ip + 11] = 0;
-            let (src, dst) = if c2s { (caddr4, saddr4) } else { (saddr4, caddr4) };
+            let (src, dst) = if c2s {
+                (caddr4, saddr4)
+            } else {
+                (saddr4, caddr4)
+            };
             b[ip + 12..ip + 16].copy_from_slice(&src.to_be_bytes());
             b[ip + 16..ip + 20].copy_from_slice(&dst.to_be_bytes());
             let ck = ipv4_checksum(&b[ip..ip + 20]);
@@ -450,10 +461,18 @@ impl Generator {
 
         // ---- L4
         let l4 = ip + iphdr;
-        let (sp, dp) = if c2s { (f.cport, f.sport) } else { (f.sport, f.cport) };
+        let (sp, dp) = if c2s {
+            (f.cport, f.sport)
+        } else {
+            (f.sport, f.cport)
+        };
         match f.kind {
             Kind::Tcp => {
-                let (seq, ack) = if c2s { (f.cseq, f.sseq) } else { (f.sseq, f.cseq) };
+                let (seq, ack) = if c2s {
+                    (f.cseq, f.sseq)
+                } else {
+                    (f.sseq, f.cseq)
+                };
                 b[l4..l4 + 2].copy_from_slice(&sp.to_be_bytes());
                 b[l4 + 2..l4 + 4].copy_from_slice(&dp.to_be_bytes());
                 b[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
@@ -466,9 +485,8 @@ impl Generator {
                 b[l4 + 16..l4 + 20].copy_from_slice(&[0, 0, 0, 0]);
                 if l4hdr == 32 {
                     // MSS 1460, NOP, WS 7, NOP, NOP, SACK permitted
-                    b[l4 + 20..l4 + 32].copy_from_slice(&[
-                        2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2,
-                    ]);
+                    b[l4 + 20..l4 + 32]
+                        .copy_from_slice(&[2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2]);
                 }
                 // Advance sequence space.
                 let adv = plen as u32 + ((flags & (SYN | FIN)) != 0) as u32;
@@ -587,7 +605,12 @@ fn ipv4_checksum(h: &[u8]) -> u16 {
 
 /// Writes `packets` packets over `flows` flows as a classic pcap (Ethernet, microsecond
 /// timestamps) to `path`, deterministically from `seed`.
-pub fn write_synthetic(path: impl AsRef<Path>, packets: u64, flows: u32, seed: u64) -> io::Result<Stats> {
+pub fn write_synthetic(
+    path: impl AsRef<Path>,
+    packets: u64,
+    flows: u32,
+    seed: u64,
+) -> io::Result<Stats> {
     write_synthetic_with(path, Config::new(packets, flows, seed))
 }
 

@@ -108,7 +108,9 @@ struct CapStats {
 fn parse_stats(s: &str) -> CapStats {
     let mut c = CapStats::default();
     for line in s.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let v: u64 = v.trim().parse().unwrap_or(0);
         match k {
             "packets" => c.packets = v,
@@ -137,7 +139,17 @@ fn ensure_capture(root: &Path, dir: &Path, o: &Opts) -> Result<(PathBuf, CapStat
             return Ok((pcap, st));
         }
     }
-    cargo(root, &["build", "--release", "-p", "argus-bench", "--bin", "synth-pcap"])?;
+    cargo(
+        root,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "argus-bench",
+            "--bin",
+            "synth-pcap",
+        ],
+    )?;
     let tmp = dir.join(format!("{name}.tmp"));
     let out = Command::new(root.join("target/release/synth-pcap"))
         .arg(&tmp)
@@ -195,7 +207,9 @@ fn time_tool(t: &Tool, pcap: &Path, runs: u32) -> Result<Timing> {
             .stderr(Stdio::piped());
         let cpu0 = children_cpu();
         let start = Instant::now();
-        let out = c.output().with_context(|| format!("running {}", t.cmd.display()))?;
+        let out = c
+            .output()
+            .with_context(|| format!("running {}", t.cmd.display()))?;
         let secs = start.elapsed().as_secs_f64();
         let cpu = children_cpu() - cpu0;
         if !out.status.success() {
@@ -349,7 +363,10 @@ fn offline(args: &[String]) -> Result<()> {
         ));
         if t.exit_delay > 0.0 {
             rows.push((
-                format!("{} excluding fixed {:.0} s exit delay", t.name, t.exit_delay),
+                format!(
+                    "{} excluding fixed {:.0} s exit delay",
+                    t.name, t.exit_delay
+                ),
                 (tm.best - t.exit_delay).max(1e-3),
                 None,
                 tm.records,

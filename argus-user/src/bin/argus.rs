@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                     let secs: f64 = v
                         .parse()
                         .map_err(|_| format!("argus: -S: bad interval '{v}'"))?;
-                    if !(secs >= 0.0) {
+                    if secs.is_nan() || secs < 0.0 {
                         return Err(format!("argus: -S: bad interval '{v}'"));
                     }
                     model.status_interval_us = (secs * 1e6) as i64;

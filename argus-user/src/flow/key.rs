@@ -507,9 +507,8 @@ fn icmp4<'a>(
     // For ICMP errors argus re-parses the quoted datagram, and its length becomes this packet's
     // application byte count.
     pk.app_len = match l4b.get(8..28) {
-        Some(oip) if !info && oip[0] >> 4 == 4 => {
-            (u16::from_be_bytes([oip[2], oip[3]]) as u32).saturating_sub(((oip[0] & 0x0f) as u32) * 4)
-        }
+        Some(oip) if !info && oip[0] >> 4 == 4 => (u16::from_be_bytes([oip[2], oip[3]]) as u32)
+            .saturating_sub(((oip[0] & 0x0f) as u32) * 4),
         _ => len,
     };
     pk.payload = l4b;
