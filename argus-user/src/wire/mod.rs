@@ -252,6 +252,12 @@ fn decode_llc(d: &mut Decoded, frame: &[u8], off: usize) {
             }
             d.net = Net::Ether { llc: None };
             decode_ethertype(d, frame, off + 8, etype, 0);
+            // A SNAP frame argus does not model further stays a layer-2 flow keyed on its SAPs.
+            if d.net == (Net::Ether { llc: None }) {
+                d.net = Net::Ether {
+                    llc: Some((dsap, ssap)),
+                };
+            }
             return;
         }
     }
