@@ -341,7 +341,7 @@ impl Generator {
                 (c2s, 0, plen, 0)
             }
             Kind::Icmp => {
-                let req = n % 2 == 0;
+                let req = n.is_multiple_of(2);
                 let t = match (req, f.v6) {
                     (true, false) => 8,
                     (false, false) => 0,

@@ -351,7 +351,7 @@ fn offline(args: &[String]) -> Result<()> {
 
     // ---- table
     let debian_wall = have_debian.then(|| timings.last().unwrap().best);
-    let mut rows: Vec<(String, f64, Option<f64>, Option<u64>, u64, String)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for (t, tm) in tools.iter().zip(&timings) {
         rows.push((
             t.name.clone(),
@@ -449,6 +449,9 @@ fn offline(args: &[String]) -> Result<()> {
     eprintln!("perf: wrote {}", out_md.display());
     Ok(())
 }
+
+/// tool, wall s, CPU s, records, output bytes, all runs.
+type Row = (String, f64, Option<f64>, Option<u64>, u64, String);
 
 fn runs_str(all: &[f64]) -> String {
     all.iter()
