@@ -261,6 +261,38 @@ fn arp(frame: &[u8], off: usize, _rarp: bool) -> Option<PacketKey<'_>> {
     })
 }
 
+/// Fill the TCP segment, application length and payload of `pk` from the TCP header at `l4b`
+/// (`len`: transport length per the IP header). Needs the 20-byte fixed header captured.
+fn tcp_segment<'a>(pk: &mut PacketKey<'a>, l4b: &'a [u8], len: u32, ip_ecn: u8, ipid: u16) {
+    let (Some(seq), Some(ack), Some(win), Some(&off_flags), Some(&flags)) = (
+        be32(l4b, 4),
+        be32(l4b, 8),
+        be16(l4b, 14),
+        l4b.get(12),
+        l4b.get(13),
+    ) else {
+        return;
+    };
+    if l4b.len() < 20 {
+        return;
+    }
+    let thl = ((off_flags >> 4) as usize) * 4;
+    let options = l4b.get(20..thl.max(20).min(l4b.len())).unwrap_or(&[]);
+    let payload_len = len.saturating_sub(thl as u32);
+    pk.l4 = L4::Tcp(TcpSeg {
+        seq,
+        ack,
+        flags,
+        win,
+        options,
+        payload_len,
+        ip_ecn,
+        ipid,
+    });
+    pk.app_len = payload_len;
+    pk.payload = l4b.get(thl.min(l4b.len())..).unwrap_or(&[]);
+}
+
 fn ipv4(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
     let ip = Ipv4::new(frame.get(off..)?)?;
     if ip.total_len() < 20 {
@@ -337,21 +369,8 @@ fn ipv4(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
                 sport = be16(l4b, 0)?;
                 dport = be16(l4b, 2)?;
             }
-            if l4b.len() >= 20 && len >= 20 {
-                let thl = ((l4b[12] >> 4) as usize) * 4;
-                let opts = l4b.get(20..thl.max(20).min(l4b.len())).unwrap_or(&[]);
-                pk.l4 = L4::Tcp(TcpSeg {
-                    seq: be32(l4b, 4)?,
-                    ack: be32(l4b, 8)?,
-                    flags: l4b[13],
-                    win: be16(l4b, 14)?,
-                    options: opts,
-                    payload_len: len.saturating_sub(thl as u32),
-                    ip_ecn: ip.tos() & 3,
-                    ipid: ip.id(),
-                });
-                pk.app_len = len.saturating_sub(thl as u32);
-                pk.payload = l4b.get(thl.min(l4b.len())..).unwrap_or(&[]);
+            if len >= 20 {
+                tcp_segment(&mut pk, l4b, len, ip.tos() & 3, ip.id());
             }
             pk.timeout = timeouts::TCP;
         }
@@ -589,22 +608,7 @@ fn ipv6(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
                 sport = be16(l4b, 0)?;
                 dport = be16(l4b, 2)?;
             }
-            if l4b.len() >= 20 {
-                let thl = ((l4b[12] >> 4) as usize) * 4;
-                let opts = l4b.get(20..thl.max(20).min(l4b.len())).unwrap_or(&[]);
-                pk.l4 = L4::Tcp(TcpSeg {
-                    seq: be32(l4b, 4)?,
-                    ack: be32(l4b, 8)?,
-                    flags: l4b[13],
-                    win: be16(l4b, 14)?,
-                    options: opts,
-                    payload_len: len.saturating_sub(thl as u32),
-                    ip_ecn: 0,
-                    ipid: 0,
-                });
-                pk.app_len = len.saturating_sub(thl as u32);
-                pk.payload = l4b.get(thl.min(l4b.len())..).unwrap_or(&[]);
-            }
+            tcp_segment(&mut pk, l4b, len, 0, 0);
             pk.timeout = timeouts::TCP;
         }
         17 => {

@@ -177,10 +177,16 @@ impl Shard {
         if !f.has_packets() {
             return;
         }
+        f.written = true;
+        self.emit(i, cause, out);
+    }
+
+    /// Build flow `i`'s record with `cause` and hand it to the merger.
+    fn emit(&mut self, i: u32, cause: u8, out: &mut Vec<Emitted>) {
+        let f = &mut self.flows[i as usize];
         let first = !f.reported;
         f.reported = true;
         let rec = f.to_record(&self.cfg, cause);
-        f.written = true;
         self.stats.records += 1;
         let queued_at = self.links[i as usize].qidx;
         out.push(Emitted {
@@ -318,7 +324,6 @@ impl Shard {
     }
 
     fn update(&mut self, i: u32, now: Ts, d: &Decoded, pk: &PacketKey, out: &mut Vec<Emitted>) {
-        let cfg = &self.cfg;
         let flow = &mut self.flows[i as usize];
         if flow.written {
             flow.zero();
@@ -340,18 +345,7 @@ impl Shard {
             match t.update(seg, from_src, now) {
                 TcpAction::Restart => {
                     if flow.has_packets() {
-                        let rec = flow.to_record(cfg, Cause::Stop as u8);
-                        let first = !flow.reported;
-                        flow.reported = true;
-                        self.stats.records += 1;
-                        let queued_at = self.links[i as usize].qidx;
-                        out.push(Emitted {
-                            rec,
-                            first,
-                            flow_id: ((self.gens[i as usize] as u64) << 32) | i as u64,
-                            queued_at,
-                            last: false,
-                        });
+                        self.emit(i, Cause::Stop as u8, out);
                     }
                     let flow = &mut self.flows[i as usize];
                     flow.zero();
