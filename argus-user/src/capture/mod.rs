@@ -141,6 +141,20 @@ impl WarningSink {
     }
 
     #[cold]
+    /// Warnings every format raises about a frame's lengths: captured beyond the original
+    /// length, or nothing captured at all.
+    pub(crate) fn frame_lengths(&mut self, offset: u64, caplen: u32, len: u32) {
+        if caplen > len {
+            self.push(
+                offset,
+                format_args!("captured length {caplen} > original length {len}"),
+            );
+        }
+        if caplen == 0 {
+            self.push(offset, format_args!("zero-length frame"));
+        }
+    }
+
     pub(crate) fn push(&mut self, offset: u64, what: fmt::Arguments<'_>) {
         if self.list.len() >= MAX_WARNINGS {
             self.suppressed += 1;

@@ -133,15 +133,7 @@ impl FrameSource for PcapReader {
                 ),
             );
         }
-        if caplen > len {
-            self.warnings.push(
-                off,
-                format_args!("captured length {caplen} > original length {len}"),
-            );
-        }
-        if caplen == 0 {
-            self.warnings.push(off, format_args!("zero-length frame"));
-        }
+        self.warnings.frame_lengths(off, caplen, len);
         let unit = if self.nano { 1_000_000_000 } else { 1_000_000 };
         if frac >= unit {
             self.warnings.push(

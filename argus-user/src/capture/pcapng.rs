@@ -354,15 +354,7 @@ impl FrameSource for PcapngReader {
                     ),
                 );
             }
-            if caplen > len {
-                self.warnings.push(
-                    off,
-                    format_args!("captured length {caplen} > original length {len}"),
-                );
-            }
-            if caplen == 0 {
-                self.warnings.push(off, format_args!("zero-length frame"));
-            }
+            self.warnings.frame_lengths(off, caplen, len);
             let (ts_sec, ts_nsec) = match ts {
                 Some(units) => {
                     let t = ts_convert(units, ifc.res, ifc.offset_sec);
