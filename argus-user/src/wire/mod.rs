@@ -320,7 +320,8 @@ fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth
                 n = n.saturating_add(1);
                 d.encaps |= encaps::MPLS;
                 o += 4;
-                if lse & 0x100 != 0 || n >= 16 {
+                // argus walks the stack until the bottom-of-stack bit, however deep.
+                if lse & 0x100 != 0 {
                     break;
                 }
             }
