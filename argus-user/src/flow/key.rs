@@ -161,7 +161,7 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
             })
             .or_else(|| ether_key(d, None, 0)),
         Net::Ether { llc } => ether_key(d, llc, 0),
-        Net::Isis { .. } => ether_key(d, Some((0xfe, 0xfe)), 0),
+        Net::Isis { off } => isis(frame, off, d),
         Net::Wlan { dst, src, .. } => {
             let e = EtherHdr { dst, src, etype: 0 };
             let dd = Decoded { eth: Some(e), ..*d };
@@ -210,6 +210,128 @@ fn ether_key<'a>(d: &Decoded, llc: Option<(u8, u8)>, _hint: u16) -> Option<Packe
         timeout: timeouts::OTHER,
         ..Default::default()
     })
+}
+
+/// IS-IS PDU at `off` (argus `ArgusCreateIsisFlow`): keyed on the PDU type, the MAC
+/// addresses as seen (not normalised), the protocol version, the PDU's identifiers and a
+/// checksum, so every distinct hello or sequence-number PDU is its own flow. A PDU argus does
+/// not recognise falls back to argus' IS-IS flavour of the Ethernet key.
+fn isis<'a>(frame: &'a [u8], off: usize, d: &Decoded) -> Option<PacketKey<'a>> {
+    let e = d.eth?;
+    // argus `ArgusThisLength` at the IS-IS header: the frame length less the headers before it.
+    let this_len = d.wire_len.saturating_sub(off as u32);
+    let payload = frame.get(off..).unwrap_or(&[]);
+    let mut k = KeyBytes {
+        kind: 0x01,
+        qual: 0x0a,
+        len: 40,
+        b: [0; 52],
+    };
+    let h = frame.get(off..off + 8);
+    let mut ok = false;
+    if let Some(h) = h {
+        let (fixed_len, version, id_len, pdu_type, pdu_version) = (h[1], h[2], h[3], h[4], h[5]);
+        if version == 1 && pdu_version == 1 && (id_len == 6 || id_len == 0) {
+            let p = off + 8;
+            let at = |o: usize, n: usize| frame.get(p + o..p + o + n);
+            match pdu_type {
+                // L1/L2 LAN hello: source id (6) and LAN id (7).
+                15 | 16 if fixed_len == 8 + 19 => {
+                    if let (Some(src), Some(lan)) = (at(1, 6), at(12, 7)) {
+                        k.b[20..26].copy_from_slice(src);
+                        k.b[26..33].copy_from_slice(lan);
+                        k.b[36..38].copy_from_slice(&isis_cksum(frame, p, this_len).to_be_bytes());
+                        ok = true;
+                    }
+                }
+                // L1/L2 LSP: LSP id (8), sequence number (kept in host order by argus) and the
+                // PDU's own checksum.
+                18 | 20 if fixed_len == 8 + 19 => {
+                    if let (Some(id), Some(seq), Some(ck)) =
+                        (at(4, 8), be32(frame, p + 12), at(16, 2))
+                    {
+                        k.b[20..28].copy_from_slice(id);
+                        k.b[28..32].copy_from_slice(&seq.to_le_bytes());
+                        k.b[36..38].copy_from_slice(ck);
+                        ok = true;
+                    }
+                }
+                // L1/L2 CSNP and PSNP: source id (7).
+                24..=27 if fixed_len == if pdu_type < 26 { 8 + 25 } else { 8 + 9 } => {
+                    if let Some(src) = at(2, 7) {
+                        k.b[20..27].copy_from_slice(src);
+                        k.b[36..38].copy_from_slice(&isis_cksum(frame, p, this_len).to_be_bytes());
+                        ok = true;
+                    }
+                }
+                _ => {}
+            }
+            if ok {
+                k.b[0..4].copy_from_slice(&(pdu_type as u32).to_be_bytes());
+                k.b[4..10].copy_from_slice(&e.src);
+                k.b[10..16].copy_from_slice(&e.dst);
+                k.b[16] = version;
+            }
+        }
+    }
+    if !ok {
+        // argus `ArgusCreateEtherFlow` (ArgusIsis.c): only the first address byte decides the
+        // order, and the EtherType slot holds the IS-IS network type (131).
+        k = KeyBytes {
+            kind: 0x01,
+            qual: 0x03,
+            len: 16,
+            b: [0; 52],
+        };
+        let reverse = e.src[0] > e.dst[0];
+        let (a, b, s0, s1) = if reverse {
+            (e.src, e.dst, 0xfe, 0xfe)
+        } else {
+            (e.dst, e.src, 0xfe, 0xfe)
+        };
+        k.b[0..6].copy_from_slice(&a);
+        k.b[6..12].copy_from_slice(&b);
+        k.b[12..14].copy_from_slice(&131u16.to_be_bytes());
+        k.b[14] = s0;
+        k.b[15] = s1;
+        return Some(PacketKey {
+            key: k,
+            reverse,
+            timeout: timeouts::OTHER,
+            app_len: this_len,
+            payload,
+            ..Default::default()
+        });
+    }
+    Some(PacketKey {
+        key: k,
+        reverse: false,
+        timeout: timeouts::OTHER,
+        app_len: this_len,
+        payload,
+        ..Default::default()
+    })
+}
+
+/// argus' `isis_cksum` over the PDU after the common header: 16-bit big-endian words summed
+/// Fletcher-style modulo 0xffff, the two sums ORed. argus starts at the even address at or
+/// before the body (the frame buffer is aligned) and covers `ArgusThisLength - 8` bytes; bytes
+/// past the captured frame count as zero.
+fn isis_cksum(frame: &[u8], body: usize, this_len: u32) -> u16 {
+    let start = body & !1;
+    let tlen = this_len.saturating_sub(8) as usize;
+    let words = tlen.div_ceil(2);
+    let (mut c0, mut c1) = (0u32, 0u32);
+    for i in 0..words {
+        let o = start + 2 * i;
+        let w = u16::from_be_bytes([
+            frame.get(o).copied().unwrap_or(0),
+            frame.get(o + 1).copied().unwrap_or(0),
+        ]);
+        c0 = (c0 + w as u32) % 0xffff;
+        c1 = (c1 + c0) % 0xffff;
+    }
+    (c0 | c1) as u16
 }
 
 fn arp(frame: &[u8], off: usize, _rarp: bool) -> Option<PacketKey<'_>> {
