@@ -1,7 +1,7 @@
 //! `ra`: read Argus 3 records from files or stdin and print them like argus-clients 3.0.8.2.
 //! See docs/ra.md for the supported options and exit codes.
 
-use argus::print::{apply_field_args, format_record, header, parse_field, PrintOpts};
+use argus::print::{apply_field_args, format_record, header, PrintOpts};
 use argus::record::decode::RecordReader;
 use argus::record::Record;
 use std::io::{self, BufWriter, Read, Write};
@@ -17,10 +17,6 @@ fn usage() -> ! {
 fn die(msg: &str) -> ! {
     eprintln!("ra: {msg}");
     std::process::exit(2)
-}
-
-fn is_field_removal(a: &str) -> bool {
-    a.len() > 1 && a.starts_with('-') && parse_field(&a[1..]).is_some()
 }
 
 fn main() -> ExitCode {
@@ -86,10 +82,18 @@ fn main() -> ExitCode {
             }
             "-N" => limit = Some(next(&mut i).parse().unwrap_or_else(|_| usage())),
             "-X" => o.print_man = false,
-            "-s" => {
-                field_args.push(next(&mut i));
+            // Like ra's getopt: `-s` takes the next argument whatever it is (so `-s -bytes`
+            // works), then every following argument up to the next option; `-sNAME` is
+            // `-s NAME`. Several `-s` accumulate.
+            s if s.starts_with("-s") => {
+                let first = if s.len() > 2 {
+                    s[2..].to_string()
+                } else {
+                    next(&mut i)
+                };
+                field_args.push(first);
                 while let Some(n) = args.get(i + 1) {
-                    if n.starts_with('-') && !is_field_removal(n) {
+                    if n.starts_with('-') {
                         break;
                     }
                     field_args.push(n.clone());

@@ -180,33 +180,39 @@ pub fn parse_field(item: &str) -> Option<FieldSpec> {
     })
 }
 
-/// Applies a `-s` argument list to the default field list, ra style: plain names replace the
-/// list, `+name` appends, `+Nname` inserts at column N (1-based), `-name` removes.
+/// Applies a `-s` argument list to the default field list, ra style: `+name` appends,
+/// `+Nname` inserts at column N (1-based), `-name` removes, and a plain name replaces the
+/// default list when it comes before any other change (later plain names append). Unknown
+/// names are ignored, as ra does (a list of only unknown names prints empty lines).
 pub fn apply_field_args(args: &[String]) -> Result<Vec<FieldSpec>, String> {
     let mut list = default_fields();
-    let mut replaced = false;
+    let mut modified = false;
     for a in args {
         if let Some(rest) = a.strip_prefix('-') {
-            let f = parse_field(rest).ok_or_else(|| format!("unknown field '{rest}'"))?;
-            list.retain(|x| x.field != f.field);
+            if let Some(f) = parse_field(rest) {
+                list.retain(|x| x.field != f.field);
+            }
         } else if let Some(rest) = a.strip_prefix('+') {
             let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
             let name = &rest[digits.len()..];
-            let f = parse_field(name).ok_or_else(|| format!("unknown field '{name}'"))?;
-            match digits.parse::<usize>() {
-                Ok(n) if n >= 1 => {
-                    let at = (n - 1).min(list.len());
-                    list.insert(at, f);
+            if let Some(f) = parse_field(name) {
+                match digits.parse::<usize>() {
+                    Ok(n) if n >= 1 => {
+                        let at = (n - 1).min(list.len());
+                        list.insert(at, f);
+                    }
+                    _ => list.push(f),
                 }
-                _ => list.push(f),
             }
         } else {
-            if !replaced {
+            if !modified {
                 list.clear();
-                replaced = true;
             }
-            list.push(parse_field(a).ok_or_else(|| format!("unknown field '{a}'"))?);
+            if let Some(f) = parse_field(a) {
+                list.push(f);
+            }
         }
+        modified = true;
     }
     Ok(list)
 }
@@ -243,32 +249,185 @@ fn services() -> &'static HashMap<(u16, bool), String> {
     })
 }
 
-fn protocols() -> &'static HashMap<u8, String> {
-    static P: OnceLock<HashMap<u8, String>> = OnceLock::new();
-    P.get_or_init(|| {
-        let mut m = HashMap::new();
-        if let Ok(t) = std::fs::read_to_string("/etc/protocols") {
-            for line in t.lines() {
-                let line = line.split('#').next().unwrap_or("");
-                let mut it = line.split_whitespace();
-                let (Some(name), Some(num)) = (it.next(), it.next()) else {
-                    continue;
-                };
-                if let Ok(n) = num.parse::<u8>() {
-                    m.entry(n).or_insert_with(|| name.to_string());
-                }
-            }
-        }
-        m.insert(0, "ip".into());
-        m
-    })
-}
+/// ra's IP protocol names (argus-clients `ip_proto_string`), index = protocol number.
+const IP_PROTO_NAMES: [&str; 135] = [
+    "ip",
+    "icmp",
+    "igmp",
+    "ggp",
+    "ipnip",
+    "st2",
+    "tcp",
+    "cbt",
+    "egp",
+    "igp",
+    "bbn-rcc",
+    "nvp",
+    "pup",
+    "argus",
+    "emcon",
+    "xnet",
+    "chaos",
+    "udp",
+    "mux",
+    "dcn",
+    "hmp",
+    "prm",
+    "xns-idp",
+    "trunk-1",
+    "trunk-2",
+    "leaf-1",
+    "leaf-2",
+    "rdp",
+    "irtp",
+    "iso-tp4",
+    "netblt",
+    "mfe-nsp",
+    "merit-inp",
+    "sep",
+    "3pc",
+    "idpr",
+    "xtp",
+    "ddp",
+    "idpr-cmtp",
+    "tp++",
+    "il",
+    "ipv6",
+    "sdrp",
+    "ipv6-route",
+    "ipv6-frag",
+    "idrp",
+    "rsvp",
+    "gre",
+    "mhrp",
+    "bna",
+    "esp",
+    "ah",
+    "i-nlsp",
+    "swipe",
+    "narp",
+    "mobile",
+    "tlsp",
+    "skip",
+    "ipv6-icmp",
+    "ipv6-no",
+    "ipv6-opts",
+    "any",
+    "cftp",
+    "any",
+    "sat-expak",
+    "kryptolan",
+    "rvd",
+    "ippc",
+    "any",
+    "sat-mon",
+    "visa",
+    "ipcv",
+    "cpnx",
+    "cphb",
+    "wsn",
+    "pvp",
+    "br-sat-mon",
+    "sun-nd",
+    "wb-mon",
+    "wb-expak",
+    "iso-ip",
+    "vmtp",
+    "secure-vmtp",
+    "vines",
+    "ttp",
+    "nsfnet-igp",
+    "dgp",
+    "tcf",
+    "eigrp",
+    "ospf",
+    "sprite-rpc",
+    "larp",
+    "mtp",
+    "ax.25",
+    "ipip",
+    "micp",
+    "aes-sp3-d",
+    "etherip",
+    "encap",
+    "pri-enc",
+    "gmtp",
+    "ifmp",
+    "pnni",
+    "pim",
+    "aris",
+    "scps",
+    "qnx",
+    "a/n",
+    "ipcomp",
+    "snp",
+    "compaq-peer",
+    "ipx-n-ip",
+    "vrrp",
+    "pgm",
+    "zero",
+    "l2tp",
+    "ddx",
+    "iatp",
+    "stp",
+    "srp",
+    "uti",
+    "smp",
+    "sm",
+    "ptp",
+    "isis",
+    "fire",
+    "crtp",
+    "crudp",
+    "sccopmce",
+    "iplt",
+    "sps",
+    "pipe",
+    "sctp",
+    "fc",
+    "rsvp",
+];
 
 fn proto_name(p: u8) -> String {
-    match protocols().get(&p) {
-        Some(n) => n.clone(),
+    match IP_PROTO_NAMES.get(p as usize) {
+        Some(n) => (*n).to_string(),
+        None if p == 253 => "ib".into(),
         None => "unas".into(),
     }
+}
+
+/// ra's LLC SAP names; SAP 0 prints as an empty field.
+fn llc_sap_name(sap: u8) -> Option<&'static str> {
+    Some(match sap {
+        0x00 => "",
+        0x02 => "gsap",
+        0x03 => "isap",
+        0x04 => "snapath",
+        0x06 => "ipsap",
+        0x08 => "sna1",
+        0x0c => "sna2",
+        0x0e => "p-nm",
+        0x18 => "ti",
+        0x42 => "stp",
+        0x4e => "eia",
+        0x7e => "x25",
+        0x80 => "xns",
+        0x86 => "nestar",
+        0x8e => "p-aslm",
+        0x98 => "arp",
+        0xaa => "snap",
+        0xba => "vine1",
+        0xbc => "vine2",
+        0xe0 => "netware",
+        0xf0 => "netbios",
+        0xf4 => "ibmnm",
+        0xf8 => "rpl1",
+        0xfa => "ub",
+        0xfc => "rpl2",
+        0xfe => "clns",
+        0xff => "gbl",
+        _ => return None,
+    })
 }
 
 fn ether_name(t: u16) -> &'static str {
@@ -393,7 +552,10 @@ impl<'a> View<'a> {
         let wire_dst_first = v.correct(reverse).unwrap_or(reverse);
         if wire_dst_first {
             std::mem::swap(&mut v.saddr, &mut v.daddr);
-            std::mem::swap(&mut v.sport, &mut v.dport);
+            // ICMP type/code and id stay in their columns when ra turns a flow around.
+            if !v.is_icmp() {
+                std::mem::swap(&mut v.sport, &mut v.dport);
+            }
         }
         // Metrics are stored from the originator's point of view.
         v.swap = wire_dst_first != reverse;
@@ -439,6 +601,10 @@ impl<'a> View<'a> {
             }
             _ => None,
         }
+    }
+
+    fn is_icmp(&self) -> bool {
+        (self.kind == '4' || self.kind == '6') && (self.proto == 1 || self.proto == 58)
     }
 
     fn pick<T: Copy>(&self, s: T, d: T) -> (T, T) {
@@ -569,11 +735,25 @@ fn encaps_char(bits: u32) -> char {
     }
 }
 
+/// The Flgs column (ra's ArgusGetIndicatorString): [1] encapsulation, [2] ICMP mapping,
+/// [3] loss/retransmission/gap/out-of-order, [4] window shut, [5] ECN, [6] fragments,
+/// [7] IP options.
 fn flags_str(v: &View) -> String {
     let r = v.r;
     let mut f = [b' '; 10];
-    if let Some(e) = &r.encaps {
-        f[1] = encaps_char(e.src | e.dst) as u8;
+    match &r.encaps {
+        Some(e) => f[1] = encaps_char(e.src | e.dst) as u8,
+        None => {
+            if r.mpls.is_some() {
+                f[1] = b'm';
+            }
+            if r.mac.is_some() {
+                f[1] = b'e';
+            }
+            if r.vlan.is_some() {
+                f[1] = b'v';
+            }
+        }
     }
     if let Some(m) = &r.mac {
         if m.qual & 0x03 != 0 {
@@ -581,24 +761,45 @@ fn flags_str(v: &View) -> String {
         }
     }
     if let Some((t, _, _)) = v.tcp() {
-        let (sr, dr) = v.pick(t.status & 0x100 != 0, t.status & 0x200 != 0);
-        f[3] = match (sr, dr) {
-            (true, true) => b'*',
-            (true, false) => b's',
-            (false, true) => b'd',
-            _ => b' ',
+        let st = t.status;
+        // Two-sided indicators: (src bit, dst bit) -> (both, src only, dst only).
+        let pair = |sb: u32, db: u32, both: u8, so: u8, dof: u8| -> Option<u8> {
+            let (s, d) = v.pick(st & sb != 0, st & db != 0);
+            match (s, d) {
+                (true, true) => Some(both),
+                (true, false) => Some(so),
+                (false, true) => Some(dof),
+                _ => None,
+            }
         };
-        let (sw, dw) = v.pick(t.status & 0x400 != 0, t.status & 0x800 != 0);
-        f[4] = match (sw, dw) {
-            (true, true) => b'@',
-            (true, false) => b'S',
-            (false, true) => b'D',
-            _ => b' ',
-        };
+        if v.kind == '4' {
+            if let Some(c) = pair(0x100, 0x200, b'*', b's', b'd') {
+                f[3] = c;
+            } else if src_gap(v).unwrap_or(0) > 0 || dst_gap(v).unwrap_or(0) > 0 {
+                f[3] = b'g';
+            } else if let Some(c) = pair(0x1_0000, 0x2_0000, b'&', b'i', b'r') {
+                f[3] = c;
+            }
+            if let Some(c) = pair(0x400, 0x800, b'@', b'S', b'D') {
+                f[4] = c;
+            }
+            if let Some(c) = pair(0x4000, 0x8000, b'E', b'x', b't') {
+                f[5] = c;
+            }
+        } else if v.kind == '6' && t.src.status & 0x300 != 0 {
+            if let Some(c) = pair(0x100, 0x200, b'*', b's', b'd') {
+                f[3] = c;
+            }
+        }
     }
-    if let Some(a) = &r.ipattr {
-        if a.src_options.is_some() || a.dst_options.is_some() {
-            f[7] = b'O';
+    if let Some(i) = &r.icmp {
+        if i.qual & 0x01 != 0 {
+            f[2] = match i.icmp_type {
+                3 => b'U',
+                5 => b'R',
+                11 => b'T',
+                _ => b'I',
+            };
         }
     }
     if let Some(f0) = &r.flow {
@@ -609,10 +810,47 @@ fn flags_str(v: &View) -> String {
     if let Some(NetworkDsr::Other { subtype: 0x45, .. }) = &r.net {
         f[6] = b'f';
     }
-    if v.proto == 2 && v.kind == '4' {
-        f[7] = b'A';
+    if let Some(a) = &r.ipattr {
+        let opts = (a.src_options.unwrap_or(0) | a.dst_options.unwrap_or(0)) as u8;
+        f[7] = match opts {
+            0 => b' ',
+            0x40 => b'A',
+            0x02 => b'T',
+            0x01 => b'R',
+            0x04 => b'+',
+            0x08 => b'L',
+            0x20 => b'S',
+            0x10 => b'D',
+            o if o.count_ones() > 1 => b'O',
+            _ => b'U',
+        };
     }
     String::from_utf8_lossy(&f).into_owned()
+}
+
+/// Bytes missing from one direction's sequence space (ra's SrcGap/DstGap): sequence span
+/// minus bytes seen, minus one; 0 when the direction retransmitted. None for non-TCP flows.
+fn dir_gap(d: Option<TcpDir>) -> Option<u64> {
+    let d = d?;
+    if d.retrans > 0 {
+        return Some(0);
+    }
+    let span = d.seq.wrapping_sub(d.seqbase) as i64;
+    Some((span - d.bytes as i64 - 1).max(0) as u64)
+}
+
+fn src_gap(v: &View) -> Option<u64> {
+    if !(v.proto == 6 && (v.kind == '4' || v.kind == '6')) {
+        return None;
+    }
+    v.tcp().and_then(|(_, s, _)| dir_gap(Some(s)))
+}
+
+fn dst_gap(v: &View) -> Option<u64> {
+    if !(v.proto == 6 && (v.kind == '4' || v.kind == '6')) {
+        return None;
+    }
+    v.tcp().map(|(_, _, d)| dir_gap(d).unwrap_or(0))
 }
 
 fn icmp_state(t: u8, c: u8) -> &'static str {
@@ -809,11 +1047,13 @@ fn proto_str(v: &View, o: &PrintOpts) -> String {
     }
 }
 
-fn port_str(v: &View, port: Option<u16>, o: &PrintOpts) -> String {
+fn port_str(v: &View, port: Option<u16>, is_src: bool, o: &PrintOpts) -> String {
     let Some(p) = port else { return String::new() };
     match v.kind {
         '4' | '6' => match v.proto {
-            1 | 58 => format!("0x{:04x}", p.swap_bytes()),
+            // ra prints the type/code pair as a little-endian number and the id as stored.
+            1 | 58 if is_src => format!("0x{:04x}", p.swap_bytes()),
+            1 | 58 => format!("0x{p:04x}"),
             6 | 17 | 132 | 33 => {
                 if o.numeric == 0 && (v.proto == 6 || v.proto == 17) {
                     if let Some(n) = services().get(&(p, v.proto == 6)) {
@@ -826,15 +1066,12 @@ fn port_str(v: &View, port: Option<u16>, o: &PrintOpts) -> String {
         },
         'e' => {
             let sap = p as u8;
-            match sap {
-                0x42 => "stp".into(),
-                0xaa => "snap".into(),
-                0xff => "gbl".into(),
-                0xe0 => "ipx".into(),
-                0xfe => "iso".into(),
-                0xf0 => "netbeui".into(),
-                0x06 => "ip".into(),
-                _ => format!("0x{sap:02x}"),
+            if o.numeric > 0 {
+                return sap.to_string();
+            }
+            match llc_sap_name(sap) {
+                Some(n) => n.into(),
+                None => format!("0x{sap:02x}"),
             }
         }
         _ => String::new(),
@@ -890,8 +1127,8 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         Proto => proto_str(v, o),
         SAddr => fmt_addr(v.saddr),
         DAddr => fmt_addr(v.daddr),
-        SPort => port_str(v, v.sport, o),
-        DPort => port_str(v, v.dport, o),
+        SPort => port_str(v, v.sport, true, o),
+        DPort => port_str(v, v.dport, false, o),
         Dir => dir_str(v),
         Pkts => (s.pkts + d.pkts).to_string(),
         SPkts => s.pkts.to_string(),
@@ -920,7 +1157,8 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
             let tci = vl.and_then(|x| if matches!(f, SVid | SVpri) { x.0 } else { x.1 });
             match f {
                 SVid | DVid => opt_u(tci.map(|t| t & 0x0fff)),
-                _ => opt_u(tci.map(|t| t >> 13)),
+                // Debian's ra prints the VLAN priority columns empty.
+                _ => String::new(),
             }
         }
         SMpls | DMpls => {
@@ -928,6 +1166,9 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
             let e = m.and_then(|x| if f == SMpls { x.0 } else { x.1 });
             opt_u(e.map(|e| e >> 12))
         }
+        // ra prints a window only for a direction that sent packets, and the destination's
+        // only when the source sent packets too.
+        SWin | DWin if s.pkts == 0 || (f == DWin && d.pkts == 0) => String::new(),
         SWin | DWin => match &tcp {
             Some((_, a, b)) => {
                 let dd = if f == SWin { Some(*a) } else { *b };
@@ -948,19 +1189,10 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
             .unwrap_or(0.0)),
         SynAck => fl(tcp.map(|x| x.0.synack as f64 / 1e6).unwrap_or(0.0)),
         AckDat => fl(tcp.map(|x| x.0.ackdat as f64 / 1e6).unwrap_or(0.0)),
-        SRetrans => tcp.map(|x| x.1.retrans).unwrap_or(0).to_string(),
-        DRetrans => tcp
-            .and_then(|x| x.2)
-            .map(|x| x.retrans)
-            .unwrap_or(0)
-            .to_string(),
-        SGap | DGap => {
-            if tcp.is_some() {
-                "0".into()
-            } else {
-                String::new()
-            }
-        }
+        // Debian's ra 3.0.8.2 always prints 0 here (its retransmission fetch finds nothing).
+        SRetrans | DRetrans => "0".into(),
+        SGap => opt_u(src_gap(v)),
+        DGap => opt_u(dst_gap(v)),
         Inode => String::new(),
         TcpOpt => match &tcp {
             Some((t, _, _)) => tcpopt_str(t.options),
@@ -1043,10 +1275,7 @@ fn tcpopt_str(o: u32) -> String {
         s[10] = if o & 0x4000_0000 != 0 { b'E' } else { b' ' };
         s[11] = if o & 0x8000_0000 != 0 { b'E' } else { b' ' };
     }
-    if o & 0x000F_FFFF == 0 && o & 0xFFF0_0000 == 0 {
-        return String::new();
-    }
-    String::from_utf8_lossy(&s).into_owned()
+    String::from_utf8_lossy(&s).trim_end().to_string()
 }
 
 fn cause_str(c: Cause) -> &'static str {
