@@ -5,7 +5,7 @@
 use super::tcp::TcpSeg;
 use super::timeouts;
 use crate::record::{FlowDsr, FlowKey};
-use crate::wire::{self, be16, be32, Decoded, EtherHdr, Ipv4, Net};
+use crate::wire::{self, be16, be32, Decoded, Ipv4, Net};
 
 /// Normalised key bytes as written in the FLOW DSR body (hash key of the flow table).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,11 +162,7 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
             .or_else(|| ether_key(d, None, 0)),
         Net::Ether { llc } => ether_key(d, llc, 0),
         Net::Isis { off } => isis(frame, off, d),
-        Net::Wlan { dst, src, .. } => {
-            let e = EtherHdr { dst, src, etype: 0 };
-            let dd = Decoded { eth: Some(e), ..*d };
-            ether_key(&dd, None, 0)
-        }
+        Net::Wlan { key_off, .. } => Some(wlan(frame, key_off, d)),
         Net::None => None,
     }
 }
@@ -210,6 +206,95 @@ fn ether_key<'a>(d: &Decoded, llc: Option<(u8, u8)>, _hint: u16) -> Option<Packe
         timeout: timeouts::OTHER,
         ..Default::default()
     })
+}
+
+/// 802.11 flow key (argus `ArgusCreate80211Flow`, qual 0x08): the three address fields of a
+/// management header read at `p` (destination, source, BSSID, as they stand: not normalised)
+/// and, for association, probe and beacon frames, the SSID element. argus reads all of it at its
+/// current header pointer, which for data frames is past the LLC/SNAP header; bytes past the
+/// captured frame count as zero (argus reads whatever its capture buffer holds there).
+fn wlan<'a>(frame: &'a [u8], p: usize, d: &Decoded) -> PacketKey<'a> {
+    let byte = |o: usize| frame.get(o).copied().unwrap_or(0);
+    let mut k = KeyBytes {
+        kind: 0x01,
+        qual: 0x08,
+        len: 52,
+        b: [0; 52],
+    };
+    for i in 0..18 {
+        k.b[i] = byte(p + 4 + i);
+    }
+    let fc = u16::from_le_bytes([byte(p), byte(p + 1)]);
+    if (fc >> 2) & 3 == 0 {
+        let body = p + wire::wlan_header_len(fc);
+        let fixed = match (fc >> 4) & 0xF {
+            0 | 2 => Some(4),
+            1 | 3 => Some(6),
+            4 => Some(0),
+            5 | 8 => Some(12),
+            _ => None,
+        };
+        if let Some(fixed) = fixed {
+            if let Some(ssid) = wlan_ssid(frame, body + fixed) {
+                k.b[18..18 + ssid.len()].copy_from_slice(ssid);
+            }
+        }
+    }
+    PacketKey {
+        key: k,
+        reverse: false,
+        timeout: timeouts::OTHER,
+        // argus resets its length to the 802.11 frame length for these flows.
+        app_len: d.wire_len,
+        payload: frame.get(p..).unwrap_or(&[]),
+        ..Default::default()
+    }
+}
+
+/// The SSID found by argus' `ArgusParse80211MgmtBody` walk over the information elements at
+/// `o`: it follows SSID, rates, DS, CF, TIM and challenge elements and stops at any other (or
+/// at an oversized one); the last complete SSID element wins.
+fn wlan_ssid(frame: &[u8], mut o: usize) -> Option<&[u8]> {
+    let mut ssid = None;
+    loop {
+        let (Some(&id), Some(&len)) = (frame.get(o), frame.get(o + 1)) else {
+            return ssid;
+        };
+        let len = len as usize;
+        match id {
+            0 => {
+                if len > 32 {
+                    return ssid;
+                }
+                ssid = Some(frame.get(o + 2..o + 2 + len).unwrap_or(&[]));
+                o += 2 + len;
+            }
+            16 => {
+                if len > 253 {
+                    return ssid;
+                }
+                o += 2 + len;
+            }
+            1 => {
+                if len > 16 {
+                    return ssid;
+                }
+                o += 2 + len;
+            }
+            3 => o += 3,
+            4 => o += 8,
+            5 => {
+                o += 5;
+                if len > 3 {
+                    if len - 3 > 251 {
+                        return ssid;
+                    }
+                    o += len - 3;
+                }
+            }
+            _ => return ssid,
+        }
+    }
 }
 
 /// IS-IS PDU at `off` (argus `ArgusCreateIsisFlow`): keyed on the PDU type, the MAC

@@ -81,12 +81,9 @@ pub enum Net {
     Ether { llc: Option<(u8, u8)> },
     /// IS-IS PDU (LLC SAP 0xFE) at `off`.
     Isis { off: usize },
-    /// 802.11 frame without an IP payload: addresses from the 802.11 header.
-    Wlan {
-        dst: [u8; 6],
-        src: [u8; 6],
-        bssid: [u8; 6],
-    },
+    /// 802.11 frame without an IP payload: 802.11 header at `off`, and where argus reads the
+    /// flow key (`key_off`, see `decode_80211`).
+    Wlan { off: usize, key_off: usize },
 }
 
 /// One decoded frame. Offsets index into the frame slice it was decoded from.
@@ -186,13 +183,12 @@ pub fn decode(linktype: u32, frame: &[u8], len: u32) -> Decoded {
                 decode_llc(&mut d, frame, 13);
             }
         }
-        linktype::IEEE802_11 => decode_80211(&mut d, frame, 0),
+        linktype::IEEE802_11 => decode_80211(&mut d, frame, 0, false),
         linktype::IEEE802_11_RADIOTAP => {
-            if let Some(hlen) = frame
-                .get(2..4)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-            {
-                decode_80211(&mut d, frame, hlen);
+            // argus strips the radiotap header before modelling: it is not counted.
+            if let Some((hlen, datapad)) = radiotap(frame) {
+                d.wire_len = len.saturating_sub(hlen as u32);
+                decode_80211(&mut d, frame, hlen, datapad);
             }
         }
         _ => {}
@@ -441,7 +437,15 @@ fn decode_ppp(d: &mut Decoded, frame: &[u8], mut off: usize, len: u32) {
     }
 }
 
-fn decode_80211(d: &mut Decoded, frame: &[u8], off: usize) {
+/// 802.11 frame at `off` (argus `ArgusProcess80211Hdr` + `ArgusProcessLLCHdr`). `datapad`:
+/// the radiotap DATAPAD flag (the body starts on a 4-byte boundary).
+///
+/// argus models IP, IPv6 and ARP carried in LLC/SNAP; every other frame becomes an 802.11 flow
+/// whose key argus reads at its current header pointer (`Net::Wlan::key_off`): the 802.11
+/// header itself for management, control, protected and null frames, but the bytes after the
+/// SNAP header for other data frames (and, for non-SNAP LLC, 3 or 4 bytes into the 802.11
+/// header: argus advances its pointer from the frame start there).
+fn decode_80211(d: &mut Decoded, frame: &[u8], off: usize, datapad: bool) {
     d.encaps |= encaps::IEEE80211;
     let Some(fc) = frame
         .get(off..off + 2)
@@ -449,39 +453,105 @@ fn decode_80211(d: &mut Decoded, frame: &[u8], off: usize) {
     else {
         return;
     };
+    d.net = Net::Wlan { off, key_off: off };
     let ftype = (fc >> 2) & 3;
     let subtype = (fc >> 4) & 0xF;
-    let tods = fc & 0x0100 != 0;
-    let fromds = fc & 0x0200 != 0;
-    let a1 = mac_at(frame, off + 4).unwrap_or_default();
-    let a2 = mac_at(frame, off + 10).unwrap_or_default();
-    let a3 = mac_at(frame, off + 16).unwrap_or_default();
-    let (dst, src, bssid) = match (tods, fromds) {
-        (false, false) => (a1, a2, a3),
-        (false, true) => (a1, a3, a2),
-        (true, false) => (a3, a2, a1),
-        (true, true) => (a3, mac_at(frame, off + 24).unwrap_or_default(), a2),
+    if ftype != 2 || subtype & 0x4 != 0 {
+        return;
+    }
+    let mut hlen = wlan_header_len(fc);
+    if datapad {
+        hlen = hlen.div_ceil(4) * 4;
+    }
+    if fc & 0x4000 != 0 {
+        return;
+    }
+    let llc = off + hlen;
+    let (Some(&dsap), Some(&ssap), Some(&ctl)) =
+        (frame.get(llc), frame.get(llc + 1), frame.get(llc + 2))
+    else {
+        return;
     };
-    d.net = Net::Wlan { dst, src, bssid };
-    if ftype == 2 && subtype & 0x4 == 0 && fc & 0x4000 == 0 {
-        let mut hlen = if tods && fromds { 30 } else { 24 };
-        if subtype & 0x8 != 0 {
-            hlen += 2; // QoS control
+    d.encaps |= encaps::LLC;
+    if dsap == 0xAA && ssap == 0xAA {
+        if ctl != 0x03 {
+            return;
         }
-        let llc = off + hlen;
-        if frame.get(llc..llc + 3) == Some(&[0xAA, 0xAA, 0x03]) {
-            if let Some(etype) = be16(frame, llc + 6) {
-                d.eth = Some(EtherHdr { dst, src, etype });
-                match etype {
-                    ETHERTYPE_IP | ETHERTYPE_IPV6 | ETHERTYPE_ARP | ETHERTYPE_REVARP => {
-                        d.encaps |= encaps::LLC;
-                        decode_ethertype(d, frame, llc + 8, etype, 0)
-                    }
-                    _ => {}
-                }
+        let Some(etype) = be16(frame, llc + 6) else {
+            return;
+        };
+        d.net = Net::Wlan {
+            off,
+            key_off: llc + 8,
+        };
+        match etype {
+            ETHERTYPE_IP | ETHERTYPE_IPV6 | ETHERTYPE_ARP | ETHERTYPE_REVARP => {
+                decode_ethertype(d, frame, llc + 8, etype, 0)
             }
+            _ => {}
+        }
+    } else if dsap == 0xFF && ssap == 0xFF {
+        // IPX: argus stops without moving its pointer.
+    } else if ctl & 3 == 3 {
+        let mut k = off + 3;
+        if ctl & !0x10 == 0xAF && frame.get(k) == Some(&0x81) {
+            k += 3;
+        }
+        d.net = Net::Wlan { off, key_off: k };
+    } else {
+        d.net = Net::Wlan {
+            off,
+            key_off: off + 4,
+        };
+    }
+}
+
+/// argus `ArgusExtract802_11HeaderLength`.
+pub fn wlan_header_len(fc: u16) -> usize {
+    match (fc >> 2) & 3 {
+        0 => 24,
+        1 => match (fc >> 4) & 0xF {
+            10 | 11 | 14 | 15 => 16,
+            12 | 13 => 10,
+            _ => 0,
+        },
+        2 => {
+            let mut len = if fc & 0x0300 == 0x0300 { 30 } else { 24 };
+            if (fc >> 4) & 0x8 != 0 {
+                len += 2;
+            }
+            len
+        }
+        _ => 0,
+    }
+}
+
+/// Radiotap header: its length and whether the flags field says the 802.11 body is padded to a
+/// 4-byte boundary (IEEE80211_RADIOTAP_F_DATAPAD). `None` if the header is unusable.
+fn radiotap(frame: &[u8]) -> Option<(usize, bool)> {
+    let hlen = u16::from_le_bytes([*frame.get(2)?, *frame.get(3)?]) as usize;
+    if hlen < 8 || frame.len() < hlen {
+        return None;
+    }
+    // Present bitmaps chain through bit 31; fields follow the last one, naturally aligned.
+    let mut p = 4;
+    let first = u32::from_le_bytes(frame.get(4..8)?.try_into().ok()?);
+    let mut word = first;
+    while word & 0x8000_0000 != 0 {
+        p += 4;
+        word = u32::from_le_bytes(frame.get(p..p + 4)?.try_into().ok()?);
+    }
+    p += 4;
+    let mut datapad = false;
+    if first & 0x2 != 0 {
+        if first & 0x1 != 0 {
+            p = p.div_ceil(8) * 8 + 8; // TSFT, u64
+        }
+        if p < hlen {
+            datapad = frame.get(p).is_some_and(|f| f & 0x20 != 0);
         }
     }
+    Some((hlen, datapad))
 }
 
 /// IPv4 header view.
