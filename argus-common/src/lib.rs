@@ -156,6 +156,21 @@ pub const fn sym_hash_mac(a: [u8; 6], b: [u8; 6], ethertype: u16) -> u32 {
     sym_hash_v4(wa, wb, 0, 0, (ethertype ^ (ethertype >> 8)) as u8)
 }
 
+/// Symmetric hash of an IPv4 address pair only: the *shard hash*. Every packet argus accounts
+/// to one flow carries the same two addresses (later fragments have no ports, DNS flows are
+/// keyed on the transaction id), so a flow's packets meet in one shard whatever else its key
+/// holds. Both the XDP program and user space pick shards with it.
+#[inline(always)]
+pub const fn shard_hash_v4(a: u32, b: u32) -> u32 {
+    sym_hash_v4(a, b, 0, 0, 0)
+}
+
+/// [`shard_hash_v4`] for IPv6 addresses (folded words, as [`fold_v6`]).
+#[inline(always)]
+pub const fn shard_hash_v6(a: [u32; 4], b: [u32; 4]) -> u32 {
+    sym_hash_v4(fold_v6(a), fold_v6(b), 0, 0, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +195,13 @@ mod tests {
         let a = [0x2001_0db8, 0, 0, 1];
         let b = [0xfe80_0000, 0, 0x1111, 0x2222];
         assert_eq!(sym_hash_v6(a, b, 5, 6, 17), sym_hash_v6(b, a, 6, 5, 17));
+        assert_eq!(shard_hash_v6(a, b), shard_hash_v6(b, a));
+        assert_ne!(shard_hash_v6(a, b), shard_hash_v6(a, a));
+    }
+
+    #[test]
+    fn shard_hash_is_symmetric() {
+        assert_eq!(shard_hash_v4(1, 2), shard_hash_v4(2, 1));
+        assert_ne!(shard_hash_v4(1, 2), shard_hash_v4(1, 3));
     }
 }

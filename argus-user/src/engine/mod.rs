@@ -18,14 +18,15 @@
 //!
 //! Live sources (issue 3) feed the same workers through the same message type.
 
+pub mod shard;
+
 use crate::capture::FrameSource;
-use crate::flow::key::{classify, KeyBytes};
-use crate::flow::table::{Emitted, Shard, ShardStats};
+use crate::flow::key::{classify, PacketKey};
+use crate::flow::table::{key_hash, Emitted, Shard, ShardStats};
 use crate::flow::ModelConfig;
 use crate::record::{FlowRecord, Ts};
 use crate::wire;
 use crossbeam_channel::{bounded, Receiver, Sender};
-use std::collections::BinaryHeap;
 use std::thread;
 
 /// Frames per batch handed to a worker.
@@ -61,6 +62,18 @@ impl Batch {
         Batch {
             items: Vec::with_capacity(BATCH),
             data: Vec::with_capacity(BATCH * 256),
+        }
+    }
+
+    /// A used batch back from a worker (its memory is already faulted in), or a new one.
+    fn recycled(pool: &Receiver<Batch>) -> Batch {
+        match pool.try_recv() {
+            Ok(mut b) => {
+                b.items.clear();
+                b.data.clear();
+                b
+            }
+            Err(_) => Batch::new(),
         }
     }
 }
@@ -116,24 +129,6 @@ pub struct EngineConfig {
     pub model: ModelConfig,
 }
 
-fn shard_of(k: &KeyBytes, n: usize) -> usize {
-    if n <= 1 {
-        return 0;
-    }
-    // IP keys shard on addresses and protocol only, so that fragments (no ports) and their
-    // first fragment meet in one shard; the key is normalised, so both directions agree.
-    let span = match k.qual & 0x1f {
-        0x01 => 8,
-        0x02 => 32,
-        _ => k.len as usize,
-    };
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in &k.b[..span] {
-        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
-    }
-    (argus_common::fmix32(h) as usize) % n
-}
-
 /// argus `ArgusUpdateTime`: a housekeeping tick every 200 ms of packet time.
 struct Clock {
     timer: Option<i64>,
@@ -155,10 +150,33 @@ impl Clock {
     }
 }
 
-fn worker(cfg: ModelConfig, rx: Receiver<WorkerMsg>, tx: Sender<MergeMsg>) {
+/// A frame of a batch, decoded and classified, with its key's index hash (`None`: a tick, or a
+/// frame argus does not model).
+type Pre<'a> = Option<(wire::Decoded, PacketKey<'a>, u32)>;
+
+/// How many packets ahead of the one being updated the worker prefetches flow state: enough to
+/// cover a memory access with the work of the packets in between.
+const AHEAD: usize = 8;
+
+/// An empty vector reusing `v`'s allocation for another lifetime of the same type (the
+/// per-batch scratch space of the worker, so that batches allocate nothing).
+fn reuse<'a, 'b>(mut v: Vec<Pre<'a>>) -> Vec<Pre<'b>> {
+    v.clear();
+    v.into_iter().map(|_| None).collect()
+}
+
+fn worker(
+    w: usize,
+    cfg: ModelConfig,
+    rx: Receiver<WorkerMsg>,
+    tx: Sender<(usize, MergeMsg)>,
+    pool: Sender<Batch>,
+) {
     let mut shard = Shard::new(cfg);
     let mut emitted: Vec<Emitted> = Vec::new();
     let mut outs: Vec<Out> = Vec::new();
+    let mut pre_store: Vec<Pre<'static>> = Vec::with_capacity(BATCH + 64);
+    let mut cand: Vec<Option<u32>> = Vec::with_capacity(BATCH + 64);
     let mut last = Tag {
         idx: 0,
         phase: 0,
@@ -167,13 +185,43 @@ fn worker(cfg: ModelConfig, rx: Receiver<WorkerMsg>, tx: Sender<MergeMsg>) {
     for msg in rx {
         match msg {
             WorkerMsg::Batch(b) => {
+                // Pass 1: decode and classify every frame of the batch and start loading the
+                // index buckets of their keys.
+                let mut pre: Vec<Pre<'_>> = reuse(std::mem::take(&mut pre_store));
                 for it in &b.items {
-                    match *it {
+                    pre.push(match *it {
                         Item::Frame(f) => {
                             let frame = &b.data[f.start as usize..f.end as usize];
                             let d = wire::decode(f.linktype, frame, f.len);
-                            match classify(frame, &d) {
-                                Some(pk) => shard.packet(f.idx, f.ts, &d, &pk, &mut emitted),
+                            classify(frame, &d).map(|pk| {
+                                let h = key_hash(&pk.key);
+                                shard.prefetch_index(h);
+                                (d, pk, h)
+                            })
+                        }
+                        Item::Tick { .. } => None,
+                    });
+                }
+                // Pass 2: update flows in order. AHEAD packets before its turn a packet's flow
+                // lines are requested, AHEAD/2 before it the TCP state they point to.
+                cand.clear();
+                cand.resize(pre.len(), None);
+                for j in 0..AHEAD.min(pre.len()) {
+                    cand[j] = pre[j].as_ref().and_then(|p| shard.prefetch_flow(p.2));
+                }
+                for (j, it) in b.items.iter().enumerate() {
+                    if let Some(Some(p)) = pre.get(j + AHEAD) {
+                        cand[j + AHEAD] = shard.prefetch_flow(p.2);
+                    }
+                    if let Some(&Some(i)) = cand.get(j + AHEAD / 2) {
+                        shard.prefetch_proto(i);
+                    }
+                    match *it {
+                        Item::Frame(f) => {
+                            match &pre[j] {
+                                Some((d, pk, h)) => {
+                                    shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut emitted)
+                                }
                                 None => shard.stats.unmodelled += 1,
                             }
                             for (k, em) in emitted.drain(..).enumerate() {
@@ -194,6 +242,7 @@ fn worker(cfg: ModelConfig, rx: Receiver<WorkerMsg>, tx: Sender<MergeMsg>) {
                         }
                         Item::Tick { idx, now } => {
                             shard.tick(now, &mut emitted);
+                            let from = outs.len();
                             for (k, em) in emitted.drain(..).enumerate() {
                                 outs.push(Out {
                                     tag: Tag {
@@ -204,6 +253,8 @@ fn worker(cfg: ModelConfig, rx: Receiver<WorkerMsg>, tx: Sender<MergeMsg>) {
                                     em,
                                 });
                             }
+                            // The merger expects each worker's records in tag order.
+                            outs[from..].sort_by_key(|o| o.tag);
                             last = Tag {
                                 idx,
                                 phase: 1,
@@ -212,13 +263,16 @@ fn worker(cfg: ModelConfig, rx: Receiver<WorkerMsg>, tx: Sender<MergeMsg>) {
                         }
                     }
                 }
+                pre_store = reuse(pre);
                 if !outs.is_empty() {
-                    let _ = tx.send(MergeMsg::Records(std::mem::take(&mut outs)));
+                    let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
                 }
-                let _ = tx.send(MergeMsg::Progress(last));
+                let _ = tx.send((w, MergeMsg::Progress(last)));
+                let _ = pool.try_send(b);
             }
             WorkerMsg::End => {
                 shard.flush(&mut emitted);
+                let from = outs.len();
                 for (k, em) in emitted.drain(..).enumerate() {
                     outs.push(Out {
                         tag: Tag {
@@ -229,8 +283,9 @@ fn worker(cfg: ModelConfig, rx: Receiver<WorkerMsg>, tx: Sender<MergeMsg>) {
                         em,
                     });
                 }
-                let _ = tx.send(MergeMsg::Records(std::mem::take(&mut outs)));
-                let _ = tx.send(MergeMsg::Done(shard.stats));
+                outs[from..].sort_by_key(|o| o.tag);
+                let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
+                let _ = tx.send((w, MergeMsg::Done(shard.stats)));
                 return;
             }
         }
@@ -245,29 +300,6 @@ impl Emitted {
     }
 }
 
-struct HeapItem {
-    tag: Tag,
-    worker: usize,
-    em: Emitted,
-}
-impl PartialEq for HeapItem {
-    fn eq(&self, o: &Self) -> bool {
-        (self.tag, self.worker) == (o.tag, o.worker)
-    }
-}
-impl Eq for HeapItem {}
-impl PartialOrd for HeapItem {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for HeapItem {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        // min-heap on (tag, worker)
-        (o.tag, o.worker).cmp(&(self.tag, self.worker))
-    }
-}
-
 /// Run the engine over `sources` in order, writing records to `sink`.
 pub fn run(
     cfg: &EngineConfig,
@@ -276,25 +308,20 @@ pub fn run(
 ) -> RunReport {
     let n = cfg.workers.max(1);
     let mut report = RunReport::default();
-    let (mtx, mrx) = bounded::<(usize, MergeMsg)>(n * 64);
+    let (mtx, mrx) = bounded::<(usize, MergeMsg)>(n * 128);
+    // Used batches go back to the reader so that their memory is reused, not faulted in anew.
+    let (pool_tx, pool_rx) = bounded::<Batch>(n * 72);
     thread::scope(|s| {
         let mut wtx = Vec::with_capacity(n);
         for w in 0..n {
             let (tx, rx) = bounded::<WorkerMsg>(64);
-            let (otx, orx) = bounded::<MergeMsg>(64);
             let model = cfg.model.clone();
-            s.spawn(move || worker(model, rx, otx));
-            let mtx = mtx.clone();
-            s.spawn(move || {
-                for m in orx {
-                    if mtx.send((w, m)).is_err() {
-                        break;
-                    }
-                }
-            });
+            let (mtx, pool_tx) = (mtx.clone(), pool_tx.clone());
+            s.spawn(move || worker(w, model, rx, mtx, pool_tx));
             wtx.push(tx);
         }
         drop(mtx);
+        drop(pool_tx);
 
         // Merger on its own thread; the reader runs here.
         let merger = s.spawn(move || merge(n, mrx, sink));
@@ -327,10 +354,10 @@ pub fn run(
                     sec: meta.ts_sec as u32,
                     usec: meta.ts_nsec / 1000,
                 };
-                let d = wire::decode(meta.linktype, data, meta.len);
-                let w = match classify(data, &d) {
-                    Some(pk) => shard_of(&pk.key, n),
-                    None => 0,
+                let w = if n > 1 {
+                    shard::frame_shard_hash(meta.linktype, data, meta.len) as usize % n
+                } else {
+                    0
                 };
                 {
                     let b = &mut batches[w];
@@ -353,7 +380,7 @@ pub fn run(
                 // Ticks must not pile up in idle workers' batches.
                 for (k, b) in batches.iter_mut().enumerate() {
                     if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
-                        let full = std::mem::replace(b, Batch::new());
+                        let full = std::mem::replace(b, Batch::recycled(&pool_rx));
                         let _ = wtx[k].send(WorkerMsg::Batch(full));
                     }
                 }
@@ -376,77 +403,98 @@ pub fn run(
     report
 }
 
+/// One worker's records as received: batches in order, each sorted by tag, with a read cursor.
+#[derive(Default)]
+struct Stream {
+    bufs: std::collections::VecDeque<Vec<Out>>,
+    pos: usize,
+    progress: Option<Tag>,
+    done: bool,
+}
+
+impl Stream {
+    fn head(&self) -> Option<&Out> {
+        self.bufs.front().and_then(|b| b.get(self.pos))
+    }
+
+    fn advance(&mut self) {
+        self.pos += 1;
+        if self.bufs.front().is_some_and(|b| self.pos >= b.len()) {
+            self.bufs.pop_front();
+            self.pos = 0;
+        }
+    }
+}
+
+/// The merger: a k-way merge of the workers' record streams (each already in tag order), so
+/// records are never moved once received; sequence numbers are assigned in merged order.
 fn merge(
     n: usize,
     rx: Receiver<(usize, MergeMsg)>,
     sink: &mut dyn RecordSink,
 ) -> (Vec<ShardStats>, u64) {
-    let mut heap: BinaryHeap<HeapItem> = BinaryHeap::new();
-    let mut progress: Vec<Option<Tag>> = vec![None; n];
-    let mut done = vec![false; n];
+    let mut streams: Vec<Stream> = (0..n).map(|_| Stream::default()).collect();
     let mut stats = Vec::new();
     let mut seqs: hashbrown::HashMap<(usize, u64), u32> = hashbrown::HashMap::new();
     let mut next_seq: u32 = 1;
     let mut written: u64 = 0;
-    let mut emit = |it: HeapItem, seqs: &mut hashbrown::HashMap<(usize, u64), u32>| {
-        let mut rec = it.em.rec;
-        let key = (it.worker, it.em.flow_id);
-        if it.em.first {
-            rec.seq = next_seq;
-            seqs.insert(key, next_seq);
-            next_seq = next_seq.wrapping_add(1).max(1);
-        } else if let Some(&s) = seqs.get(&key) {
-            rec.seq = s;
-        }
-        if it.em.last {
-            seqs.remove(&key);
-        }
-        written += 1;
-        let _ = sink.flow(&rec);
-    };
-    for (w, msg) in rx {
+    let mut all_done = false;
+    loop {
+        let msg = if all_done { None } else { rx.recv().ok() };
         match msg {
-            MergeMsg::Records(v) => {
-                for o in v {
-                    heap.push(HeapItem {
-                        tag: o.tag,
-                        worker: w,
-                        em: o.em,
-                    });
+            Some((w, MergeMsg::Records(v))) => {
+                if !v.is_empty() {
+                    streams[w].bufs.push_back(v);
                 }
             }
-            MergeMsg::Progress(t) => progress[w] = Some(t),
-            MergeMsg::Done(st) => {
-                done[w] = true;
+            Some((w, MergeMsg::Progress(t))) => streams[w].progress = Some(t),
+            Some((w, MergeMsg::Done(st))) => {
+                streams[w].done = true;
                 stats.push(st);
             }
+            None => all_done = true,
         }
-        // Everything at or before the slowest worker's progress is final.
-        let floor = (0..n)
-            .filter(|&k| !done[k])
-            .map(|k| {
-                progress[k].unwrap_or(Tag {
-                    idx: 0,
-                    phase: 0,
-                    sub: 0,
-                })
-            })
+        // Everything before the slowest worker's progress is final.
+        let floor = streams
+            .iter()
+            .filter(|s| !s.done && !all_done)
+            .map(|s| s.progress.map_or(0, |t| t.idx))
             .min();
-        while let Some(top) = heap.peek() {
-            let ok = match floor {
-                None => true,
-                Some(f) => top.tag.idx < f.idx,
-            };
-            if !ok {
+        loop {
+            let mut best: Option<(Tag, usize)> = None;
+            for (w, st) in streams.iter().enumerate() {
+                if let Some(o) = st.head() {
+                    if best.is_none_or(|b| (o.tag, w) < b) {
+                        best = Some((o.tag, w));
+                    }
+                }
+            }
+            let Some((tag, w)) = best else { break };
+            if floor.is_some_and(|f| tag.idx >= f) {
                 break;
             }
-            if let Some(it) = heap.pop() {
-                emit(it, &mut seqs);
+            let st = &mut streams[w];
+            let pos = st.pos;
+            if let Some(o) = st.bufs.front_mut().and_then(|b| b.get_mut(pos)) {
+                let key = (w, o.em.flow_id);
+                if o.em.first {
+                    o.em.rec.seq = next_seq;
+                    seqs.insert(key, next_seq);
+                    next_seq = next_seq.wrapping_add(1).max(1);
+                } else if let Some(&s) = seqs.get(&key) {
+                    o.em.rec.seq = s;
+                }
+                if o.em.last {
+                    seqs.remove(&key);
+                }
+                written += 1;
+                let _ = sink.flow(&o.em.rec);
             }
+            st.advance();
         }
-    }
-    while let Some(it) = heap.pop() {
-        emit(it, &mut seqs);
+        if all_done {
+            break;
+        }
     }
     (stats, written)
 }

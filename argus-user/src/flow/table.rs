@@ -5,7 +5,13 @@
 //! it is forgotten after its protocol's idle timeout unless a packet brings it back. Reports
 //! therefore come every status interval from the start of a reporting period, whatever the
 //! packet rate. The queues here are intrusive doubly linked lists over a slab of flows (no
-//! allocation per packet once the slab has grown), indexed by a hashbrown map on the key bytes.
+//! allocation per packet once the slab has grown), indexed by [`Index`], a compact
+//! open-addressing table of (key hash, slot) words.
+//!
+//! A flow table of 100k flows does not fit in the CPU caches: each packet's lookup and update
+//! would wait for memory several times in a row. The worker therefore hands packets over a
+//! batch at a time and calls [`Shard::prefetch_index`] and then [`Shard::prefetch_flow`] for
+//! packets ahead of the one it is updating, so the misses of many packets overlap.
 
 use super::key::{KeyBytes, PacketKey, L4};
 use super::tcp::{TcpAction, TcpTracker};
@@ -15,7 +21,6 @@ use crate::record::{
     VlanDsr,
 };
 use crate::wire::Decoded;
-use hashbrown::HashMap;
 
 const NIL: u32 = u32::MAX;
 /// Queue ids: 0 = status queue, 1.. = timeout queue for that many seconds.
@@ -71,9 +76,181 @@ pub struct ShardStats {
     pub unmodelled: u64,
 }
 
+/// Hash of a flow key for [`Index`] (not the shard hash: this one mixes every key byte).
+#[inline]
+pub fn key_hash(k: &KeyBytes) -> u32 {
+    const M: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = ((k.kind as u64) << 16 | (k.qual as u64) << 8 | k.len as u64).wrapping_mul(M);
+    let n = (k.len as usize).min(k.b.len());
+    let mut i = 0;
+    while i < n {
+        let mut w = [0u8; 8];
+        let end = (i + 8).min(k.b.len());
+        w[..end - i].copy_from_slice(&k.b[i..end]);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(M);
+        h ^= h >> 32;
+        i += 8;
+    }
+    h = (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (h ^ (h >> 32)) as u32
+}
+
+/// Ask the CPU to start loading the cache line holding `r` (no effect where unsupported).
+#[inline(always)]
+fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults and reads nothing into the program.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            (r as *const T).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
+/// Every cache line of `r`.
+#[inline(always)]
+fn prefetch_all<T>(r: &T) {
+    let p = (r as *const T).cast::<u8>();
+    let mut off = 0;
+    while off < std::mem::size_of::<T>() {
+        // SAFETY: `p + off` stays inside `*r`.
+        prefetch(unsafe { &*p.add(off) });
+        off += 64;
+    }
+    // SAFETY: the last byte of `*r` (the object may straddle one more line).
+    prefetch(unsafe { &*p.add(std::mem::size_of::<T>().saturating_sub(1)) });
+}
+
+const EMPTY: u64 = u64::MAX;
+
+/// Open-addressing index from key hash to slab slot: one `u64` per bucket (hash in the high
+/// half, slot in the low half), linear probing, at most half full, backward-shift deletion (no
+/// tombstones). Eight buckets share a cache line, so a lookup costs one line of the index plus
+/// the key it compares.
+struct Index {
+    buckets: Vec<u64>,
+    mask: usize,
+    len: usize,
+}
+
+impl Index {
+    fn new() -> Index {
+        Index {
+            buckets: vec![EMPTY; 1024],
+            mask: 1023,
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn home(&self, h: u32) -> usize {
+        h as usize & self.mask
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, h: u32) {
+        prefetch(&self.buckets[self.home(h)]);
+    }
+
+    #[inline]
+    fn find(&self, h: u32, key: &KeyBytes, keys: &[KeyBytes]) -> Option<u32> {
+        let mut i = self.home(h);
+        loop {
+            let b = self.buckets[i];
+            if b == EMPTY {
+                return None;
+            }
+            if (b >> 32) as u32 == h && keys[b as u32 as usize] == *key {
+                return Some(b as u32);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Where a lookup of `h` would find its flow, without comparing keys (a prefetch hint).
+    #[inline]
+    fn candidate(&self, h: u32) -> Option<u32> {
+        let mut i = self.home(h);
+        loop {
+            let b = self.buckets[i];
+            if b == EMPTY {
+                return None;
+            }
+            if (b >> 32) as u32 == h {
+                return Some(b as u32);
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn insert(&mut self, h: u32, slot: u32) {
+        if (self.len + 1) * 2 > self.buckets.len() {
+            self.grow();
+        }
+        self.place(((h as u64) << 32) | slot as u64);
+        self.len += 1;
+    }
+
+    fn place(&mut self, b: u64) {
+        let mut i = self.home((b >> 32) as u32);
+        while self.buckets[i] != EMPTY {
+            i = (i + 1) & self.mask;
+        }
+        self.buckets[i] = b;
+    }
+
+    fn grow(&mut self) {
+        let bigger = vec![EMPTY; self.buckets.len() * 2];
+        let old = std::mem::replace(&mut self.buckets, bigger);
+        self.mask = self.buckets.len() - 1;
+        for b in old.into_iter().filter(|&b| b != EMPTY) {
+            self.place(b);
+        }
+    }
+
+    fn remove(&mut self, h: u32, slot: u32) {
+        let want = ((h as u64) << 32) | slot as u64;
+        let mut i = self.home(h);
+        loop {
+            let b = self.buckets[i];
+            if b == EMPTY {
+                return;
+            }
+            if b == want {
+                break;
+            }
+            i = (i + 1) & self.mask;
+        }
+        self.len -= 1;
+        // Backward shift: pull later members of the cluster into the hole when their home
+        // position allows it.
+        let mut hole = i;
+        let mut j = (i + 1) & self.mask;
+        loop {
+            let b = self.buckets[j];
+            if b == EMPTY {
+                break;
+            }
+            let home = self.home((b >> 32) as u32);
+            // Can `b` (at j, home `home`) move back to `hole`? Only if `hole` lies cyclically
+            // in [home, j).
+            let dist_hole = hole.wrapping_sub(home) & self.mask;
+            let dist_j = j.wrapping_sub(home) & self.mask;
+            if dist_hole < dist_j {
+                self.buckets[hole] = b;
+                hole = j;
+            }
+            j = (j + 1) & self.mask;
+        }
+        self.buckets[hole] = EMPTY;
+    }
+}
+
 pub struct Shard {
     cfg: ModelConfig,
-    map: HashMap<KeyBytes, u32>,
+    index: Index,
     flows: Vec<Flow>,
     keys: Vec<KeyBytes>,
     links: Vec<Link>,
@@ -91,7 +268,7 @@ impl Shard {
     pub fn new(cfg: ModelConfig) -> Shard {
         Shard {
             cfg,
-            map: HashMap::new(),
+            index: Index::new(),
             flows: Vec::new(),
             keys: Vec::new(),
             links: Vec::new(),
@@ -105,7 +282,33 @@ impl Shard {
     }
 
     pub fn active_flows(&self) -> usize {
-        self.map.len()
+        self.index.len
+    }
+
+    /// First step of the two-step prefetch: the index bucket of a packet's key.
+    #[inline]
+    pub fn prefetch_index(&self, h: u32) {
+        self.index.prefetch(h);
+    }
+
+    /// Second step, some packets later: the flow state the packet will update. Returns the
+    /// slot for [`Shard::prefetch_proto`].
+    #[inline]
+    pub fn prefetch_flow(&self, h: u32) -> Option<u32> {
+        let i = self.index.candidate(h)?;
+        let u = i as usize;
+        prefetch_all(&self.keys[u]);
+        prefetch(&self.links[u]);
+        prefetch_all(&self.flows[u]);
+        Some(i)
+    }
+
+    /// Third step, once the flow's lines have arrived: its protocol state kept outside it.
+    #[inline]
+    pub fn prefetch_proto(&self, i: u32) {
+        if let Some(ProtoState::Tcp(t)) = self.flows.get(i as usize).map(|f| &f.proto) {
+            prefetch_all(&**t);
+        }
     }
 
     fn q(&mut self, id: u16) -> &mut Queue {
@@ -166,8 +369,12 @@ impl Shard {
 
     fn delete(&mut self, i: u32) {
         self.unlink(i);
-        let key = self.keys[i as usize];
-        self.map.remove(&key);
+        self.forget(i);
+    }
+
+    fn forget(&mut self, i: u32) {
+        let h = key_hash(&self.keys[i as usize]);
+        self.index.remove(h, i);
         self.flows[i as usize].proto = ProtoState::None;
         self.free.push(i);
     }
@@ -242,10 +449,7 @@ impl Shard {
             if to > 0 {
                 self.push(h, to, now);
             } else {
-                let key = self.keys[h as usize];
-                self.map.remove(&key);
-                self.flows[h as usize].proto = ProtoState::None;
-                self.free.push(h);
+                self.forget(h);
             }
         }
     }
@@ -283,11 +487,24 @@ impl Shard {
         pk: &PacketKey,
         out: &mut Vec<Emitted>,
     ) {
+        self.packet_hashed(idx, now, d, pk, key_hash(&pk.key), out)
+    }
+
+    /// [`Shard::packet`] with the key's [`key_hash`] already computed.
+    pub fn packet_hashed(
+        &mut self,
+        idx: u64,
+        now: Ts,
+        d: &Decoded,
+        pk: &PacketKey,
+        h: u32,
+        out: &mut Vec<Emitted>,
+    ) {
         self.stats.packets += 1;
         self.cur_idx = idx;
         let us = self.cfg.status_interval_us;
-        let idx = match self.map.get(&pk.key) {
-            Some(&i) => {
+        let idx = match self.index.find(h, &pk.key, &self.keys) {
+            Some(i) => {
                 let l = self.links[i as usize];
                 if l.queue == STATUS_Q {
                     if Self::timed_out(now, l.qtime, us) {
@@ -314,7 +531,7 @@ impl Shard {
             None => {
                 let f = Flow::new(pk);
                 let i = self.alloc(f, pk.key);
-                self.map.insert(pk.key, i);
+                self.index.insert(h, i);
                 self.push(i, STATUS_Q, now);
                 self.stats.flows_created += 1;
                 i
@@ -578,5 +795,64 @@ fn pk_src_dst(pk: &PacketKey) -> (u32, u32) {
         (c, a)
     } else {
         (a, c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u32) -> KeyBytes {
+        let mut k = KeyBytes {
+            kind: 1,
+            qual: 1,
+            len: 16,
+            b: [0; 52],
+        };
+        k.b[..4].copy_from_slice(&n.to_be_bytes());
+        k
+    }
+
+    /// The index against a model, with deliberately colliding hashes so clusters form, wrap
+    /// around the end of the bucket array and are shifted back on removal.
+    #[test]
+    fn index_matches_a_model_under_collisions() {
+        let mut idx = Index::new();
+        let mut keys: Vec<KeyBytes> = Vec::new();
+        let mut live: std::collections::HashMap<u32, u32> = Default::default();
+        let mut rng = 0x1234_5678_u64;
+        let hash_of = |n: u32| (n % 37).wrapping_mul(0x9E37_79B9) | 0x3ff; // few homes, at the end
+        for step in 0..20_000u32 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let n = (rng % 3000) as u32;
+            if let Some(slot) = live.remove(&n) {
+                idx.remove(hash_of(n), slot);
+            } else {
+                let slot = keys.len() as u32;
+                keys.push(key(n));
+                idx.insert(hash_of(n), slot);
+                live.insert(n, slot);
+            }
+            if step % 997 == 0 {
+                for m in 0..3000u32 {
+                    let found = idx.find(hash_of(m), &key(m), &keys);
+                    assert_eq!(found, live.get(&m).copied(), "key {m} at step {step}");
+                }
+                assert_eq!(idx.len, live.len());
+            }
+        }
+    }
+
+    #[test]
+    fn key_hash_sees_every_used_byte() {
+        let a = key(1);
+        let mut b = a;
+        b.b[15] = 9;
+        assert_ne!(key_hash(&a), key_hash(&b));
+        let mut c = a;
+        c.qual = 2;
+        assert_ne!(key_hash(&a), key_hash(&c));
     }
 }
