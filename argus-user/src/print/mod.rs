@@ -445,6 +445,7 @@ fn ether_name(t: u16) -> &'static str {
         0x8864 => "pppoes",
         0x8847 => "mpls",
         0x8848 => "mplsm",
+        0x2000 => "cdp",
         _ => "",
     }
 }
@@ -452,12 +453,14 @@ fn ether_name(t: u16) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Oriented view of a flow record
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Addr {
     None,
     V4([u8; 4]),
     V6([u8; 16]),
     Mac([u8; 6]),
+    /// Preformatted (IS-IS system/LAN/LSP ids).
+    Text(String),
 }
 
 struct View<'a> {
@@ -471,8 +474,10 @@ struct View<'a> {
     sport: Option<u16>,
     dport: Option<u16>,
     proto: u8,
-    /// Kind of key: 4 IPv4, 6 IPv6, 'e' ether, 'a' ARP, 'r' raw.
+    /// Kind of key: 4 IPv4, 6 IPv6, 'e' ether, 'a' ARP, 'i' IS-IS, 'r' raw.
     kind: char,
+    /// IS-IS PDU type (kind 'i').
+    isis_pdu: u32,
 }
 
 fn is_wellknown(port: u16, tcp: bool) -> bool {
@@ -491,6 +496,7 @@ impl<'a> View<'a> {
             dport: None,
             proto: 0,
             kind: 'r',
+            isis_pdu: 0,
         };
         let Some(f) = &r.flow else { return v };
         match &f.key {
@@ -534,19 +540,24 @@ impl<'a> View<'a> {
                 v.kind = 'e';
                 v.saddr = Addr::Mac(*src);
                 v.daddr = Addr::Mac(*dst);
-                if *etype <= 1500 {
-                    v.sport = Some(0xff00 | *ssap as u16);
-                    v.dport = Some(0xff00 | *dsap as u16);
-                }
+                let _ = etype;
+                v.sport = Some(*ssap as u16);
+                v.dport = Some(*dsap as u16);
             }
             FlowKey::Arp { spa, tpa, .. } => {
                 v.kind = 'a';
                 v.saddr = Addr::V4(*spa);
                 v.daddr = Addr::V4(*tpa);
             }
-            FlowKey::Raw(_) => {}
+            FlowKey::Raw(b) => {
+                if f.qual & 0x1f == 0x0a {
+                    v.kind = 'i';
+                    v.isis(b);
+                }
+            }
         }
-        let reverse = f.reverse && v.kind != 'a';
+        // ra turns only IP flows around; ARP, Ethernet and IS-IS keys print in wire order.
+        let reverse = f.reverse && (v.kind == '4' || v.kind == '6');
         v.guess = f.qual & 0x20 != 0 && f.qual & 0x80 == 0;
         // Orientation relative to the wire order: `true` = print the wire destination first.
         let wire_dst_first = v.correct(reverse).unwrap_or(reverse);
@@ -603,6 +614,58 @@ impl<'a> View<'a> {
         }
     }
 
+    /// IS-IS key (argus `isis_flow`): PDU type (u32), the two MAC addresses, then per PDU
+    /// type the source/LAN/LSP ids, the LSP sequence number and the checksum at byte 36.
+    fn isis(&mut self, b: &[u8]) {
+        let Some(pdu) = b
+            .get(..4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+        else {
+            return;
+        };
+        self.isis_pdu = pdu;
+        let id = |off: usize, n: usize| -> String {
+            let Some(x) = b.get(off..off + n) else {
+                return String::new();
+            };
+            let mut s = String::new();
+            for (i, c) in x.chunks(2).enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                for byte in c {
+                    let _ = write!(s, "{byte:02x}");
+                }
+            }
+            s
+        };
+        match pdu {
+            // LAN hellos: source system id -> LAN id.
+            15 | 16 => {
+                self.saddr = Addr::Text(id(20, 6));
+                self.daddr = Addr::Text(id(26, 7));
+            }
+            // LSPs: LSP id (system.pseudonode-fragment) -> sequence number.
+            18 | 20 => {
+                let mut lsp = id(20, 7);
+                if let Some(frag) = b.get(27) {
+                    let _ = write!(lsp, "-{frag:02x}");
+                }
+                self.saddr = Addr::Text(lsp);
+                if let Some(x) = b.get(28..32) {
+                    let seq = u32::from_be_bytes([x[0], x[1], x[2], x[3]]);
+                    self.daddr = Addr::Text(format!("0x{seq:08x}"));
+                }
+            }
+            // CSNP/PSNP: source id only.
+            24..=27 => self.saddr = Addr::Text(id(20, 7)),
+            _ => {}
+        }
+        if let Some(x) = b.get(36..38) {
+            self.dport = Some(u16::from_be_bytes([x[0], x[1]]));
+        }
+    }
+
     fn is_icmp(&self) -> bool {
         (self.kind == '4' || self.kind == '6') && (self.proto == 1 || self.proto == 58)
     }
@@ -640,14 +703,20 @@ fn fmt_addr(a: Addr) -> String {
         Addr::None => String::new(),
         Addr::V4(b) => std::net::Ipv4Addr::from(b).to_string(),
         Addr::V6(b) => std::net::Ipv6Addr::from(b).to_string(),
-        Addr::Mac(m) => fmt_mac(m),
+        Addr::Mac(m) => fmt_mac_hex(m),
+        Addr::Text(t) => t,
     }
 }
 
+/// A MAC address in the SrcMac/DstMac columns: ra names the broadcast address.
 fn fmt_mac(m: [u8; 6]) -> String {
     if m == [0xff; 6] {
         return "Broadcast".into();
     }
+    fmt_mac_hex(m)
+}
+
+fn fmt_mac_hex(m: [u8; 6]) -> String {
     let mut s = String::with_capacity(17);
     for (i, b) in m.iter().enumerate() {
         if i > 0 {
@@ -908,6 +977,20 @@ fn icmp6_state(t: u8) -> &'static str {
 fn state_str(v: &View) -> String {
     let r = v.r;
     let (s, d) = v.meter();
+    if v.kind == 'i' {
+        return match v.isis_pdu {
+            15 => "L1-IIH",
+            16 => "L2-IIH",
+            18 => "L1-LSP",
+            20 => "L2-LSP",
+            24 => "L1-CSNP",
+            25 => "L2-CSNP",
+            26 => "L1-PSNP",
+            27 => "L2-PSNP",
+            _ => "UNK",
+        }
+        .into();
+    }
     if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
         if let Some((t, _, _)) = v.tcp() {
             let st = t.status;
@@ -984,11 +1067,12 @@ fn dir_str(v: &View) -> String {
                 "<->"
             }
         }
+        // ra's left arrows carry a trailing blank (visible in fixed-width output).
         (false, true) => {
             if g {
-                "<?"
+                "<? "
             } else {
-                "<-"
+                "<- "
             }
         }
         _ => {
@@ -1026,17 +1110,17 @@ fn proto_str(v: &View, o: &PrintOpts) -> String {
                 }) => *etype,
                 _ => 0,
             };
+            let n = ether_name(et);
             if o.numeric >= 2 {
                 et.to_string()
             } else if et <= 1500 {
                 "llc".into()
+            } else if !n.is_empty() {
+                n.into()
+            } else if o.numeric == 1 {
+                et.to_string()
             } else {
-                let n = ether_name(et);
-                if n.is_empty() {
-                    et.to_string()
-                } else {
-                    n.into()
-                }
+                "unknown".into()
             }
         }
         _ => match v.r.flow.as_ref().map(|f| f.qual & 0x1f) {
@@ -1051,19 +1135,27 @@ fn port_str(v: &View, port: Option<u16>, is_src: bool, o: &PrintOpts) -> String 
     let Some(p) = port else { return String::new() };
     match v.kind {
         '4' | '6' => match v.proto {
+            // ICMPv6 under -n: decimal type and id.
+            58 if o.numeric > 0 && is_src => (p >> 8).to_string(),
+            58 if o.numeric > 0 => p.to_string(),
             // ra prints the type/code pair as a little-endian number and the id as stored.
             1 | 58 if is_src => format!("0x{:04x}", p.swap_bytes()),
             1 | 58 => format!("0x{p:04x}"),
-            6 | 17 | 132 | 33 => {
-                if o.numeric == 0 && (v.proto == 6 || v.proto == 17) {
-                    if let Some(n) = services().get(&(p, v.proto == 6)) {
-                        return n.clone();
-                    }
+            6 | 17 => {
+                if o.numeric > 0 {
+                    return p.to_string();
                 }
-                p.to_string()
+                if p == 0 {
+                    return String::new();
+                }
+                match services().get(&(p, v.proto == 6)) {
+                    Some(n) => n.clone(),
+                    None => p.to_string(),
+                }
             }
             _ => String::new(),
         },
+        'i' => format!("0x{p:04x}"),
         'e' => {
             let sap = p as u8;
             if o.numeric > 0 {
@@ -1125,8 +1217,8 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         Dur => fl(dur_secs(&t)),
         Flgs => flags_str(v),
         Proto => proto_str(v, o),
-        SAddr => fmt_addr(v.saddr),
-        DAddr => fmt_addr(v.daddr),
+        SAddr => fmt_addr(v.saddr.clone()),
+        DAddr => fmt_addr(v.daddr.clone()),
         SPort => port_str(v, v.sport, true, o),
         DPort => port_str(v, v.dport, false, o),
         Dir => dir_str(v),
@@ -1445,9 +1537,13 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
             }
             let v = value(r, f, o);
             match f.field {
-                Field::Dir => fit(&v, 5, Align::R, &mut out),
+                Field::Dir => fit(v.trim_end(), 5, Align::R, &mut out),
                 Field::Flgs => fit(&v, 10, Align::L, &mut out),
                 _ => out.push_str(&v),
+            }
+            // ra's IS-IS destination port leaves an extra empty field behind it in CSV.
+            if f.field == Field::DPort && matches!(r, Rec::Flow(fv) if fv.kind == 'i') {
+                out.push_str(sep);
             }
         }
         return out;
