@@ -535,7 +535,8 @@ fn ipv4(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
         k.b[0..4].copy_from_slice(&a.to_be_bytes());
         k.b[4..8].copy_from_slice(&b.to_be_bytes());
         k.b[8] = proto;
-        k.b[14..16].copy_from_slice(&ip.id().to_be_bytes());
+        // argus keeps the IP id as it lies in the packet and byte-swaps it on output.
+        k.b[14..16].copy_from_slice(&ip.id().to_le_bytes());
         k.qual |= 0x80;
         pk.dir_qual = reverse;
         pk.reverse = reverse;

@@ -269,6 +269,14 @@ fn decode_llc(d: &mut Decoded, frame: &[u8], off: usize) {
 fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth: u8) {
     match etype {
         ETHERTYPE_IP => {
+            // argus models an IPv4-typed header whose version nibble says 6 as IPv6.
+            if frame.len() >= off + 20
+                && frame[off] >> 4 == 6
+                && be16(frame, off + 2).unwrap_or(0) >= 20
+            {
+                d.net = Net::Ipv6 { off };
+                return;
+            }
             d.net = Net::Ipv4 { off };
             if depth < 8 {
                 gre(d, frame, off, depth);
