@@ -149,10 +149,8 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
             Some(pk) => Some(pk),
             None => ether_key(d, None, wire::ETHERTYPE_IP),
         },
-        Net::Ipv6 { off } => match ipv6(frame, off) {
-            Some(pk) => Some(pk),
-            None => ether_key(d, None, wire::ETHERTYPE_IPV6),
-        },
+        // argus never falls back to a layer-2 key for IPv6: no IPv6 flow means no flow.
+        Net::Ipv6 { off } => ipv6(frame, off),
         Net::Arp { off, rarp } => arp(frame, off, rarp)
             .map(|mut pk| {
                 // argus: the frame length less the 28-byte Ethernet/IPv4 ARP body.
@@ -807,6 +805,10 @@ fn ipv6(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
         pk.key = k;
         return Some(pk);
     }
+    if nxt == 50 {
+        // argus 3.0.8's ArgusCreateESPv6Flow is an empty stub: IPv6 ESP makes no flow.
+        return None;
+    }
     let l4b = frame.get(p..).unwrap_or(&[]);
     pk.app_len = len;
     let (mut sport, mut dport) = (0u16, 0u16);
@@ -828,27 +830,24 @@ fn ipv6(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
             pk.payload = l4b.get(8.min(l4b.len())..).unwrap_or(&[]);
         }
         58 => {
-            if l4b.len() >= 4 {
-                let t = l4b[0];
-                let ktype = match t {
-                    129 => 128,
-                    131 | 132 => 130,
-                    134 => 133,
-                    136 => 135,
-                    145 => 144,
-                    _ => t,
-                };
-                k.b[36] = ktype;
-                k.b[37] = l4b[1];
-                pk.l4 = L4::Icmp {
-                    icmp_type: t,
-                    code: l4b[1],
-                    seq: 0,
-                    inner: None,
-                };
-            } else {
-                return None;
-            }
+            let t = l4b.first().copied().unwrap_or(0);
+            let code = l4b.get(1).copied().unwrap_or(0);
+            let ktype = match t {
+                129 => 128,
+                131 | 132 => 130,
+                134 => 133,
+                136 => 135,
+                145 => 144,
+                _ => t,
+            };
+            k.b[36] = ktype;
+            k.b[37] = code;
+            pk.l4 = L4::Icmp {
+                icmp_type: t,
+                code,
+                seq: 0,
+                inner: None,
+            };
             pk.timeout = timeouts::ICMP;
             pk.payload = l4b;
             pk.reverse = reverse;
