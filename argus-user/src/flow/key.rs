@@ -147,7 +147,7 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
     match d.net {
         Net::Ipv4 { off } => match ipv4(frame, off) {
             Some(pk) => Some(pk),
-            None => ether_key(d, None, wire::ETHERTYPE_IP),
+            None => ether_key(frame, d, None),
         },
         // argus never falls back to a layer-2 key for IPv6: no IPv6 flow means no flow.
         Net::Ipv6 { off } => ipv6(frame, off),
@@ -157,15 +157,15 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
                 pk.app_len = d.wire_len.saturating_sub(28);
                 pk
             })
-            .or_else(|| ether_key(d, None, 0)),
-        Net::Ether { llc } => ether_key(d, llc, 0),
+            .or_else(|| ether_key(frame, d, None)),
+        Net::Ether { llc } => ether_key(frame, d, llc),
         Net::Isis { off } => isis(frame, off, d),
         Net::Wlan { key_off, .. } => Some(wlan(frame, key_off, d)),
         Net::None => None,
     }
 }
 
-fn ether_key<'a>(d: &Decoded, llc: Option<(u8, u8)>, _hint: u16) -> Option<PacketKey<'a>> {
+fn ether_key<'a>(frame: &'a [u8], d: &Decoded, llc: Option<(u8, u8)>) -> Option<PacketKey<'a>> {
     let e = d.eth?;
     let mut k = KeyBytes {
         kind: 0x01,
@@ -202,6 +202,10 @@ fn ether_key<'a>(d: &Decoded, llc: Option<(u8, u8)>, _hint: u16) -> Option<Packe
         key: k,
         reverse,
         timeout: timeouts::OTHER,
+        // argus resets its length to the whole frame for layer-2 flows; user data starts where
+        // its header walk stopped.
+        app_len: d.wire_len,
+        payload: frame.get(d.up..).unwrap_or(&[]),
         ..Default::default()
     })
 }

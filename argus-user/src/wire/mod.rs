@@ -100,6 +100,9 @@ pub struct Decoded {
     pub mpls_count: u8,
     /// Bytes argus counts for this frame (wire length minus headers argus does not count).
     pub wire_len: u32,
+    /// Where argus' header pointer (`ArgusThisUpHdr`) stopped: the first byte after the headers
+    /// it walked. Layer-2 flows take their user data from here.
+    pub up: usize,
 }
 
 /// Decode a frame of the given pcap link type. `len` is the original wire length.
@@ -219,6 +222,7 @@ fn decode_ether(d: &mut Decoded, frame: &[u8], off: usize, depth: u8) {
         return;
     };
     d.encaps |= encaps::ETHER;
+    d.up = off + 14;
     if d.eth.is_none() || depth > 0 {
         d.eth = Some(EtherHdr { dst, src, etype });
     }
@@ -241,10 +245,27 @@ fn decode_llc(d: &mut Decoded, frame: &[u8], off: usize) {
         return;
     };
     d.encaps |= encaps::LLC;
+    // argus' pointer: past a SNAP header, 3 bytes for IS-IS, 3 (U format, 6 for an XID with
+    // its format byte) or 4 bytes for other LLC; unmoved for IPX and a SNAP without UI.
+    d.up = if (dsap, ssap) == (0xFF, 0xFF) || (dsap, ssap) == (0xAA, 0xAA) {
+        off
+    } else if ctl & 3 == 3 {
+        if ctl & !0x10 == 0xAF && frame.get(off + 3) == Some(&0x81) {
+            off + 6
+        } else {
+            off + 3
+        }
+    } else {
+        off + 4
+    };
     if dsap == 0xAA && ssap == 0xAA && ctl == 0x03 {
         if let Some(etype) = be16(frame, off + 6) {
-            if let Some(e) = d.eth.as_mut() {
-                e.etype = etype;
+            // argus rebuilds FDDI frames as Ethernet with the SNAP type; an Ethernet header
+            // keeps its own type/length field (the MAC DSR reports it).
+            if d.encaps & encaps::FDDI != 0 {
+                if let Some(e) = d.eth.as_mut() {
+                    e.etype = etype;
+                }
             }
             d.net = Net::Ether { llc: None };
             decode_ethertype(d, frame, off + 8, etype, 0);
@@ -267,6 +288,7 @@ fn decode_llc(d: &mut Decoded, frame: &[u8], off: usize) {
 }
 
 fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth: u8) {
+    d.up = off;
     match etype {
         ETHERTYPE_IP => {
             // argus models an IPv4-typed header whose version nibble says 6 as IPv6.
@@ -330,6 +352,7 @@ fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth
                 }
             }
             d.mpls_count = n;
+            d.up = o;
             // argus guesses the payload (ArgusDiscoverNetworkProtocol): IPv4 with a sane header
             // length, IPv6 with a payload length up to 2048, an 802.1Q tag, else Ethernet.
             let v = frame.get(o).copied().unwrap_or(0);
@@ -353,6 +376,7 @@ fn decode_ethertype(d: &mut Decoded, frame: &[u8], off: usize, etype: u16, depth
             let Some(pproto) = be16(frame, off + 6) else {
                 return;
             };
+            d.up = off + 8;
             match pproto {
                 0x0021 => d.net = Net::Ipv4 { off: off + 8 },
                 0x0057 => d.net = Net::Ipv6 { off: off + 8 },
