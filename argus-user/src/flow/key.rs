@@ -150,7 +150,7 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
             None => ether_key(frame, d, None),
         },
         // argus never falls back to a layer-2 key for IPv6: no IPv6 flow means no flow.
-        Net::Ipv6 { off } => ipv6(frame, off),
+        Net::Ipv6 { off } => ipv6(frame, off, d.len_at(off)),
         Net::Arp { off, rarp } => arp(frame, off, rarp)
             .map(|mut pk| {
                 // argus: the frame length less the 28-byte Ethernet/IPv4 ARP body.
@@ -306,7 +306,7 @@ fn wlan_ssid(frame: &[u8], mut o: usize) -> Option<&[u8]> {
 fn isis<'a>(frame: &'a [u8], off: usize, d: &Decoded) -> Option<PacketKey<'a>> {
     let e = d.eth?;
     // argus `ArgusThisLength` at the IS-IS header: the frame length less the headers before it.
-    let this_len = d.wire_len.saturating_sub(off as u32);
+    let this_len = d.len_at(off);
     let payload = frame.get(off..).unwrap_or(&[]);
     let mut k = KeyBytes {
         kind: 0x01,
@@ -744,9 +744,10 @@ fn icmp4<'a>(
     Some(pk)
 }
 
-fn ipv6(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
+/// IPv6 at `off`; `this_len`: argus' running length there. argus counts IPv6 application
+/// bytes from the frame, not from the payload length field (padding and bogus lengths count).
+fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
     let h = frame.get(off..off + 40)?;
-    let plen = u16::from_be_bytes([h[4], h[5]]) as u32;
     let mut nxt = h[6];
     let hlim = h[7];
     // argus reads the traffic class from the wrong bytes of the first word (see docs/compat.md).
@@ -776,7 +777,7 @@ fn ipv6(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
         k.b[16..32].copy_from_slice(dst);
     }
     let mut p = off + 40;
-    let mut len = plen;
+    let mut len = this_len.saturating_sub(40);
     let mut frag_id: Option<u32> = None;
     for _ in 0..8 {
         match nxt {

@@ -87,6 +87,9 @@ pub enum Net {
 }
 
 /// One decoded frame. Offsets index into the frame slice it was decoded from.
+///
+/// argus' running length (`ArgusThisLength`) at a header at offset `off` is
+/// [`Decoded::len_at`]`(off)`: the original frame length less everything before it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Decoded {
     pub net: Net,
@@ -100,15 +103,25 @@ pub struct Decoded {
     pub mpls_count: u8,
     /// Bytes argus counts for this frame (wire length minus headers argus does not count).
     pub wire_len: u32,
+    /// The frame's original length (link header included).
+    pub frame_len: u32,
     /// Where argus' header pointer (`ArgusThisUpHdr`) stopped: the first byte after the headers
     /// it walked. Layer-2 flows take their user data from here.
     pub up: usize,
+}
+
+impl Decoded {
+    /// argus' `ArgusThisLength` at the header at `off`.
+    pub fn len_at(&self, off: usize) -> u32 {
+        self.frame_len.saturating_sub(off as u32)
+    }
 }
 
 /// Decode a frame of the given pcap link type. `len` is the original wire length.
 pub fn decode(linktype: u32, frame: &[u8], len: u32) -> Decoded {
     let mut d = Decoded {
         wire_len: len,
+        frame_len: len,
         ..Default::default()
     };
     match linktype {
