@@ -480,8 +480,9 @@ struct View<'a> {
     isis_pdu: u32,
 }
 
+/// RA_PORT_DIRECTION="services,wellknown": a port below 1024 or one named in /etc/services.
 fn is_wellknown(port: u16, tcp: bool) -> bool {
-    port < 1024 && services().contains_key(&(port, tcp))
+    port < 1024 || services().contains_key(&(port, tcp))
 }
 
 impl<'a> View<'a> {
@@ -557,27 +558,33 @@ impl<'a> View<'a> {
             }
         }
         // ra turns only IP flows around; ARP, Ethernet and IS-IS keys print in wire order.
-        let reverse = f.reverse && (v.kind == '4' || v.kind == '6');
         v.guess = f.qual & 0x20 != 0 && f.qual & 0x80 == 0;
-        // Orientation relative to the wire order: `true` = print the wire destination first.
-        let wire_dst_first = v.correct(reverse).unwrap_or(reverse);
-        if wire_dst_first {
-            std::mem::swap(&mut v.saddr, &mut v.daddr);
-            // ICMP type/code and id stay in their columns when ra turns a flow around.
-            if !v.is_icmp() {
-                std::mem::swap(&mut v.sport, &mut v.dport);
-            }
+        // ra turns only IP flows around; ARP, Ethernet and IS-IS keys print in wire order.
+        // A REVERSE key is first put in originator order (the metrics already are), then ra's
+        // own direction rules may turn the whole record around.
+        if f.reverse && (v.kind == '4' || v.kind == '6') {
+            v.turn_key();
         }
-        // Metrics are stored from the originator's point of view.
-        v.swap = wire_dst_first != reverse;
+        if v.should_turn() {
+            v.turn_key();
+            v.swap = true;
+        }
         v
     }
 
-    /// ra's client-side direction correction, on the wire order. Some(true) = wire destination
-    /// first, Some(false) = wire source first, None = originator order.
-    fn correct(&mut self, reverse: bool) -> Option<bool> {
+    fn turn_key(&mut self) {
+        std::mem::swap(&mut self.saddr, &mut self.daddr);
+        // ICMP type/code and id stay in their columns when ra turns a flow around.
+        if !self.is_icmp() {
+            std::mem::swap(&mut self.sport, &mut self.dport);
+        }
+    }
+
+    /// ra's client-side direction rules (RA_PORT_DIRECTION="services,wellknown" and the TCP
+    /// handshake), applied to the originator-ordered key: true = print it the other way round.
+    fn should_turn(&mut self) -> bool {
         if !(self.kind == '4' || self.kind == '6') {
-            return None;
+            return false;
         }
         let (sp, dp) = (self.sport.unwrap_or(0), self.dport.unwrap_or(0));
         match self.proto {
@@ -586,31 +593,19 @@ impl<'a> View<'a> {
                     Some(NetworkDsr::Tcp(t)) => t.status,
                     _ => 0,
                 };
-                if status & 0x1 != 0 {
-                    return None;
-                }
-                if status & 0x2 != 0 {
-                    return Some(!reverse);
+                // A seen handshake (SYN or SYN-ACK) fixes the direction.
+                if status & 0x3 != 0 {
+                    return false;
                 }
                 if is_wellknown(sp, true) && !is_wellknown(dp, true) {
                     self.guess = true;
-                    return Some(true);
+                    return true;
                 }
-                None
+                false
             }
-            1 => {
-                if sp >> 8 == 0 && self.kind == '4' {
-                    return Some(!reverse);
-                }
-                None
-            }
-            58 => {
-                if sp >> 8 == 129 {
-                    return Some(!reverse);
-                }
-                None
-            }
-            _ => None,
+            1 => sp >> 8 == 0 && self.kind == '4',
+            58 => sp >> 8 == 129,
+            _ => false,
         }
     }
 
@@ -698,19 +693,24 @@ impl<'a> View<'a> {
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers
 
-fn fmt_addr(a: Addr) -> String {
+fn fmt_addr(a: Addr, o: &PrintOpts) -> String {
     match a {
         Addr::None => String::new(),
         Addr::V4(b) => std::net::Ipv4Addr::from(b).to_string(),
         Addr::V6(b) => std::net::Ipv6Addr::from(b).to_string(),
-        Addr::Mac(m) => fmt_mac_hex(m),
+        Addr::Mac(m) => fmt_mac(m, o),
         Addr::Text(t) => t,
     }
 }
 
-/// A MAC address in the SrcMac/DstMac columns: ra names the broadcast address.
-fn fmt_mac(m: [u8; 6]) -> String {
-    if m == [0xff; 6] {
+/// A MAC address. ra loads its Ethernet name table (which names the broadcast address) only
+/// when a SrcMac/DstMac column is selected, and -nn turns names off.
+fn fmt_mac(m: [u8; 6], o: &PrintOpts) -> String {
+    let names = o.numeric != 2
+        && o.fields
+            .iter()
+            .any(|f| matches!(f.field, Field::SMac | Field::DMac));
+    if names && m == [0xff; 6] {
         return "Broadcast".into();
     }
     fmt_mac_hex(m)
@@ -744,7 +744,14 @@ fn fmt_time(t: Ts, o: &PrintOpts) -> String {
     s
 }
 
+/// `%.*f` as C prints it (NaN and infinities spelled like glibc, with their sign).
 fn fmt_f(v: f64, o: &PrintOpts) -> String {
+    if v.is_nan() {
+        return if v.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if v.is_infinite() {
+        return if v < 0.0 { "-inf" } else { "inf" }.into();
+    }
     format!("{:.*}", o.precision, v)
 }
 
@@ -762,16 +769,50 @@ fn tos_str(b: &[u8]) -> String {
 
 fn user_str(pfx: char, d: &Option<DataDsr>, width: usize) -> String {
     match d {
-        Some(d) => {
+        Some(d) if !d.data.is_empty() => {
             let n = d.data.len().min(width);
             format!("{}[{}]={}", pfx, d.data.len(), tos_str(&d.data[..n]))
         }
-        None => String::new(),
+        _ => String::new(),
     }
 }
 
+/// ra's RaGetFloatDuration: 32-bit second and microsecond differences, summed in double and
+/// stored as a float.
 fn dur_secs(t: &TimeDsr) -> f64 {
-    (t.last.as_micros() - t.start.as_micros()) as f64 / 1e6
+    let sec = (t.last.sec as i32).wrapping_sub(t.start.sec as i32);
+    let usec = t.last.usec as i32 - t.start.usec as i32;
+    (sec as f64 + usec as f64 / 1e6) as f32 as f64
+}
+
+/// Bits per second of one direction as ra prints it: the first packet's share is left out
+/// (bytes * 8 * (pkts - 1) / pkts over the duration), in float.
+fn dir_load(c: DirCounters, dur: f64) -> f64 {
+    if c.pkts == 0 || dur <= 0.0 {
+        return 0.0;
+    }
+    let bits = c.bytes as f64 * 8.0 * (c.pkts - 1) as f64 / c.pkts as f64;
+    (bits / dur) as f32 as f64
+}
+
+/// Retransmissions ra counts as loss: TCP flows with a connection state, per direction only
+/// when that direction (for the total: the source) sent packets.
+fn tcp_loss(v: &View, which: Field) -> u64 {
+    if !(v.proto == 6 && (v.kind == '4' || v.kind == '6')) {
+        return 0;
+    }
+    let Some((t, sd, dd)) = v.tcp() else { return 0 };
+    if t.state == 0 {
+        return 0;
+    }
+    let (s, d) = v.meter();
+    let (sr, dr) = (sd.retrans as u64, dd.map(|x| x.retrans as u64).unwrap_or(0));
+    match which {
+        Field::SLoss if s.pkts > 0 => sr,
+        Field::DLoss if d.pkts > 0 => dr,
+        Field::Loss | Field::PLoss if s.pkts > 0 => sr + dr,
+        _ => 0,
+    }
 }
 
 fn encaps_char(bits: u32) -> char {
@@ -992,8 +1033,9 @@ fn state_str(v: &View) -> String {
         .into();
     }
     if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
-        if let Some((t, _, _)) = v.tcp() {
-            let st = t.status;
+        // A TCP record without the TCP object reads as status 0 (no handshake bits).
+        {
+            let st = v.tcp().map(|t| t.0.status).unwrap_or(0);
             return if st & 0x3000 != 0 {
                 "RST"
             } else if st & 0x38 != 0 {
@@ -1051,13 +1093,14 @@ fn dir_str(v: &View) -> String {
         return "who".into();
     }
     let (s, d) = v.meter();
-    let g = v.guess;
+    let mut g = v.guess;
     if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
-        if let Some((t, _, _)) = v.tcp() {
-            if t.status & 0x3 != 0 {
-                return "->".into();
-            }
+        let status = v.tcp().map(|t| t.0.status).unwrap_or(0);
+        if status & 0x3 != 0 {
+            return "->".into();
         }
+        // No handshake seen: ra marks the direction as a guess.
+        g = true;
     }
     match (s.pkts > 0, d.pkts > 0) {
         (true, true) => {
@@ -1182,14 +1225,44 @@ fn mean_sz(c: DirCounters) -> f64 {
     }
 }
 
-fn jit(j: &Option<JitterDsr>, src: bool) -> Option<JitterStats> {
+/// Inter-packet statistics of one direction, active and idle parts merged as ra does:
+/// (n, mean in ms, stdev in ms). ra works in f32 for the mean and pools the two parts' sums
+/// of squares (in ms*us) for the deviation; a lone part's values are used as they are.
+fn jit(j: &Option<JitterDsr>, src: bool) -> Option<(u32, f64, f64)> {
     let j = j.as_ref()?;
     let (a, i) = if src {
         (j.src_act, j.src_idle)
     } else {
         (j.dst_act, j.dst_idle)
     };
-    a.filter(|x| x.n > 0).or(i)
+    let a = a.unwrap_or_default();
+    let i = i.unwrap_or_default();
+    let (na, ni) = (a.n.max(0) as u32, i.n.max(0) as u32);
+    let n = na + ni;
+    if n == 0 {
+        return None;
+    }
+    // The source mean is always pooled in f32; the destination's only when both parts exist.
+    let mean = if src || (na > 0 && ni > 0) {
+        (a.mean * na as f32 + i.mean * ni as f32) / n as f32
+    } else if na > 0 {
+        a.mean
+    } else {
+        i.mean
+    };
+    if na > 0 && ni > 0 {
+        let part = |s: JitterStats, k: u32| {
+            let k = k as f64;
+            k * (s.stdev as f64).powi(2) + ((s.mean * k as f32) as f64).powi(2) / k
+        };
+        let sumsq = (part(a, na) + part(i, ni)) / 1000.0;
+        let mean_ms = (mean as f64 / 1000.0) as f32 as f64;
+        let stdev = (sumsq / n as f64 - mean_ms.powi(2)).sqrt();
+        Some((n, mean as f64 / 1000.0, stdev))
+    } else {
+        let s = if na > 0 { a } else { i };
+        Some((n, mean as f64 / 1000.0, s.stdev as f64 / 1000.0))
+    }
 }
 
 /// Value of one field of a flow record (unpadded).
@@ -1217,8 +1290,8 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         Dur => fl(dur_secs(&t)),
         Flgs => flags_str(v),
         Proto => proto_str(v, o),
-        SAddr => fmt_addr(v.saddr.clone()),
-        DAddr => fmt_addr(v.daddr.clone()),
+        SAddr => fmt_addr(v.saddr.clone(), o),
+        DAddr => fmt_addr(v.daddr.clone(), o),
         SPort => port_str(v, v.sport, true, o),
         DPort => port_str(v, v.dport, false, o),
         Dir => dir_str(v),
@@ -1294,22 +1367,20 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         SMac | DMac => match &r.mac {
             Some(m) => {
                 let (a, b) = v.pick(m.src, m.dst);
-                fmt_mac(if f == SMac { a } else { b })
+                fmt_mac(if f == SMac { a } else { b }, o)
             }
             None => String::new(),
         },
-        SIntPkt => jit(&r.jitter, !v.swap)
-            .map(|j| fl(j.mean as f64 / 1000.0))
-            .unwrap_or_default(),
-        DIntPkt => jit(&r.jitter, v.swap)
-            .map(|j| fl(j.mean as f64 / 1000.0))
-            .unwrap_or_default(),
-        SJit => jit(&r.jitter, !v.swap)
-            .map(|j| fl(j.stdev as f64 / 1000.0))
-            .unwrap_or_default(),
-        DJit => jit(&r.jitter, v.swap)
-            .map(|j| fl(j.stdev as f64 / 1000.0))
-            .unwrap_or_default(),
+        // ra prints the source interval whenever the record has a jitter DSR (0 without
+        // source intervals); the destination interval only when there are some.
+        SIntPkt => match (jit(&r.jitter, !v.swap), &r.jitter) {
+            (Some(j), _) => fl(j.1),
+            (None, Some(_)) => fl(0.0),
+            _ => String::new(),
+        },
+        DIntPkt => jit(&r.jitter, v.swap).map(|j| fl(j.1)).unwrap_or_default(),
+        SJit => jit(&r.jitter, !v.swap).map(|j| fl(j.2)).unwrap_or_default(),
+        DJit => jit(&r.jitter, v.swap).map(|j| fl(j.2)).unwrap_or_default(),
         SMeanSz => fl(mean_sz(s)),
         DMeanSz => fl(mean_sz(d)),
         SMaxSz => opt_u(ps.and_then(|p| p.0).map(|p| p.1)),
@@ -1326,28 +1397,35 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         }
         Load | SLoad | DLoad => {
             let du = dur_secs(&t);
-            let b = match f {
-                Load => s.bytes + d.bytes,
-                SLoad => s.bytes,
-                _ => d.bytes,
-            };
-            fl(if du > 0.0 { b as f64 * 8.0 / du } else { 0.0 })
+            fl(match f {
+                SLoad => dir_load(s, du),
+                DLoad => dir_load(d, du),
+                _ => (dir_load(s, du) as f32 + dir_load(d, du) as f32) as f64,
+            })
         }
         Rate | SRate | DRate => {
-            let du = dur_secs(&t);
+            let du = dur_secs(&t) as f32;
             let p = match f {
                 Rate => s.pkts + d.pkts,
                 SRate => s.pkts,
                 _ => d.pkts,
             };
             fl(if du > 0.0 && p > 1 {
-                (p - 1) as f64 / du
+                ((p - 1) as f32 / du) as f64
             } else {
                 0.0
             })
         }
-        Loss | SLoss | DLoss => "0".into(),
-        PLoss => fl(0.0),
+        Loss | SLoss | DLoss => tcp_loss(v, f).to_string(),
+        PLoss => {
+            let loss = tcp_loss(v, f) as f64;
+            let pkts = (s.pkts + d.pkts) as f64;
+            fl(if pkts > 0.0 {
+                loss * 100.0 / (pkts + loss)
+            } else {
+                0.0
+            })
+        }
     }
 }
 
@@ -1537,8 +1615,17 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
             }
             let v = value(r, f, o);
             match f.field {
-                Field::Dir => fit(v.trim_end(), 5, Align::R, &mut out),
+                Field::Dir => {
+                    let mut d = String::new();
+                    fit(&v, 5, Align::R, &mut d);
+                    out.push_str(d.trim_end());
+                }
+                // ra's sprintf of a missing IS-IS destination id.
+                Field::DAddr if v.is_empty() && matches!(r, Rec::Flow(fv) if fv.kind == 'i') => {
+                    out.push_str("(null)")
+                }
                 Field::Flgs => fit(&v, 10, Align::L, &mut out),
+                Field::SUser | Field::DUser => out.push_str(v.trim_end()),
                 _ => out.push_str(&v),
             }
             // ra's IS-IS destination port leaves an extra empty field behind it in CSV.
