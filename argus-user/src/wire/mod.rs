@@ -103,7 +103,8 @@ pub struct Decoded {
     pub mpls_count: u8,
     /// Bytes argus counts for this frame (wire length minus headers argus does not count).
     pub wire_len: u32,
-    /// The frame's original length (link header included).
+    /// The frame's original length (link header included), plus the header bytes argus' walk
+    /// fails to subtract from its running length (a GRE key: see `gre`).
     pub frame_len: u32,
     /// Where argus' header pointer (`ArgusThisUpHdr`) stopped: the first byte after the headers
     /// it walked. Layer-2 flows take their user data from here.
@@ -157,13 +158,18 @@ pub fn decode(linktype: u32, frame: &[u8], len: u32) -> Decoded {
             d.wire_len = len.saturating_sub(16);
             // argus turns the cooked header into an Ethernet header before modelling.
             d.encaps |= encaps::SLL | encaps::ETHER;
-            if let (Some(proto), Some(halen)) = (be16(frame, 14), be16(frame, 4)) {
-                let mut src = [0u8; 6];
-                if let Some(a) = frame.get(6..6 + (halen as usize).min(6)) {
-                    src[..a.len()].copy_from_slice(a);
-                }
+            if let (Some(proto), Some(pkttype)) = (be16(frame, 14), be16(frame, 0)) {
+                // argus (ArgusSllPacket): source = the first 6 address bytes whatever the
+                // address length; destination made up from the packet type.
+                let src = mac_at(frame, 6).unwrap_or_default();
+                let dst = match pkttype {
+                    1 => [0xff; 6],          // broadcast
+                    2 => [1, 0, 0, 0, 0, 0], // multicast
+                    4 => [0; 6],             // outgoing
+                    _ => [0, 0, 0, 0, 0, 1], // to us, to another host
+                };
                 d.eth = Some(EtherHdr {
-                    dst: [0; 6],
+                    dst,
                     src,
                     etype: proto,
                 });
@@ -439,6 +445,11 @@ fn gre(d: &mut Decoded, frame: &[u8], off: usize, depth: u8) {
             }
         }
         _ => {}
+    }
+    if flags & 7 <= 1 && flags & 0x2000 != 0 {
+        // argus steps over a GRE key but subtracts 4 from the header length instead of adding
+        // 4: its running length ends up 8 bytes longer than what follows.
+        d.frame_len = d.frame_len.saturating_add(8);
     }
     match proto {
         ETHERTYPE_IP | ETHERTYPE_IPV6 | ETHERTYPE_TEB | ETHERTYPE_ERSPAN2 | ETHERTYPE_MPLS
