@@ -149,8 +149,12 @@ pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
             Some(pk) => Some(pk),
             None => ether_key(frame, d, None),
         },
-        // argus never falls back to a layer-2 key for IPv6: no IPv6 flow means no flow.
-        Net::Ipv6 { off } => ipv6(frame, off, d.len_at(off)),
+        // argus drops an IPv6 packet it cannot key; we account it as a layer-2 flow
+        // (docs/compat.md, deliberate differences).
+        Net::Ipv6 { off } => match ipv6(frame, off, d.len_at(off)) {
+            Some(pk) => Some(pk),
+            None => ether_key(frame, d, None),
+        },
         Net::Arp { off, rarp } => arp(frame, off, rarp)
             .map(|mut pk| {
                 // argus: the frame length less the 28-byte Ethernet/IPv4 ARP body.
@@ -810,10 +814,8 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
         pk.key = k;
         return Some(pk);
     }
-    if nxt == 50 {
-        // argus 3.0.8's ArgusCreateESPv6Flow is an empty stub: IPv6 ESP makes no flow.
-        return None;
-    }
+    // argus 3.0.8's ArgusCreateESPv6Flow is an empty stub: argus drops IPv6 ESP packets. We
+    // keep them as address-pair flows (docs/compat.md, deliberate differences).
     let l4b = frame.get(p..).unwrap_or(&[]);
     pk.app_len = len;
     let (mut sport, mut dport) = (0u16, 0u16);
