@@ -874,3 +874,70 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
     pk.key = k;
     Some(pk)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{decode, linktype};
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
+            .collect()
+    }
+
+    #[test]
+    fn isis_hello_key() {
+        let f = hex(concat!(
+            "0180c2000014c201299800000030fefe03",
+            "831b01060f010000",
+            "01222222222222001e003040222222222222010102030405060708090a0b0c0d"
+        ));
+        let d = decode(linktype::ETHERNET, &f, f.len() as u32);
+        let pk = classify(&f, &d).expect("key");
+        let b = &pk.key.b;
+        assert_eq!((pk.key.qual, pk.key.len), (0x0a, 40));
+        assert_eq!(&b[0..4], &[0, 0, 0, 15]);
+        assert_eq!(&b[4..10], &[0xc2, 0x01, 0x29, 0x98, 0, 0]);
+        assert_eq!(&b[10..16], &[0x01, 0x80, 0xc2, 0, 0, 0x14]);
+        assert_eq!(b[16], 1);
+        assert_eq!(&b[20..26], &[0x22; 6]);
+        assert_eq!(&b[26..33], &[0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x01]);
+        // argus' isis_cksum over the PDU body from the even address before it.
+        assert_eq!(&b[36..40], &[0xbd, 0x77, 0, 0]);
+        assert_eq!(pk.app_len, f.len() as u32 - 17);
+    }
+
+    #[test]
+    fn wlan_beacon_key_has_ssid() {
+        let mut f = vec![0x80, 0, 0, 0];
+        f.extend_from_slice(&[0xff; 6]);
+        f.extend_from_slice(&[2; 6]);
+        f.extend_from_slice(&[3; 6]);
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&[0; 12]); // timestamp, interval, capabilities
+        f.extend_from_slice(&[0, 4, b'n', b'e', b't', b'1', 1, 1, 0x82, 0x2a, 1, 0]);
+        let d = decode(linktype::IEEE802_11, &f, f.len() as u32);
+        let pk = classify(&f, &d).expect("key");
+        assert_eq!((pk.key.qual, pk.key.len), (0x08, 52));
+        assert_eq!(&pk.key.b[0..6], &[0xff; 6]);
+        assert_eq!(&pk.key.b[6..12], &[2; 6]);
+        assert_eq!(&pk.key.b[12..18], &[3; 6]);
+        assert_eq!(&pk.key.b[18..23], b"net1\0");
+    }
+
+    #[test]
+    fn ipv6_app_bytes_count_padding() {
+        let mut f = hex("00112233445566778899aabb86dd");
+        let mut ip = vec![0x60, 0, 0, 0, 0, 12, 17, 64];
+        ip.extend_from_slice(&[1; 16]);
+        ip.extend_from_slice(&[2; 16]);
+        ip.extend_from_slice(&[0x03, 0xe8, 0x07, 0xd0, 0, 12, 0, 0, b'a', b'b', b'c', b'd']);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&[0; 20]);
+        let d = decode(linktype::ETHERNET, &f, f.len() as u32);
+        let pk = classify(&f, &d).expect("key");
+        assert_eq!(pk.app_len, 24);
+    }
+}

@@ -720,6 +720,59 @@ mod tests {
     }
 
     #[test]
+    fn deep_mpls_stack_is_walked_to_bottom_of_stack() {
+        // 16 labels without the bottom-of-stack bit, then one with it, then IPv4.
+        let mut p = Vec::new();
+        for _ in 0..16 {
+            p.extend_from_slice(&[0x00, 0x01, 0x00, 0x40]);
+        }
+        p.extend_from_slice(&[0x00, 0x01, 0x01, 0x40]);
+        let mut ip = vec![0u8; 20];
+        ip[0] = 0x45;
+        ip[3] = 20;
+        p.extend_from_slice(&ip);
+        let f = eth(ETHERTYPE_MPLS, &p);
+        let d = decode(linktype::ETHERNET, &f, f.len() as u32);
+        assert_eq!(d.net, Net::Ipv4 { off: 14 + 17 * 4 });
+        assert_eq!(d.mpls, Some(0x0001_0040));
+    }
+
+    #[test]
+    fn ipv4_type_with_version_6_is_ipv6() {
+        let mut ip = vec![0u8; 40];
+        ip[0] = 0x67;
+        ip[3] = 0x34;
+        let f = eth(ETHERTYPE_IP, &ip);
+        let d = decode(linktype::ETHERNET, &f, f.len() as u32);
+        assert_eq!(d.net, Net::Ipv6 { off: 14 });
+    }
+
+    #[test]
+    fn wlan_key_pointer() {
+        // Radiotap (8 bytes, no fields), then a data frame with LLC/SNAP EAPOL: argus reads its
+        // key after the SNAP header.
+        let mut f = vec![0, 0, 8, 0, 0, 0, 0, 0];
+        f.extend_from_slice(&[0x08, 0x01, 0, 0]);
+        f.extend_from_slice(&[1; 18]);
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(&[0xAA, 0xAA, 0x03, 0, 0, 0, 0x88, 0x8e, 1, 2, 3]);
+        let d = decode(linktype::IEEE802_11_RADIOTAP, &f, f.len() as u32);
+        assert_eq!(
+            d.net,
+            Net::Wlan {
+                off: 8,
+                key_off: 8 + 24 + 8
+            }
+        );
+        assert_eq!(d.wire_len, f.len() as u32 - 8);
+        assert_eq!(d.encaps, encaps::IEEE80211 | encaps::LLC);
+        // A protected data frame is keyed on its own header.
+        f[9] = 0x41;
+        let d = decode(linktype::IEEE802_11_RADIOTAP, &f, f.len() as u32);
+        assert_eq!(d.net, Net::Wlan { off: 8, key_off: 8 });
+    }
+
+    #[test]
     fn llc_stp() {
         let mut f = vec![1, 0x80, 0xc2, 0, 0, 0, 0, 0x19, 6, 0xea, 0xb8, 0x8c, 0, 39];
         f.extend_from_slice(&[0x42, 0x42, 0x03, 0, 0]);
