@@ -474,7 +474,7 @@ struct View<'a> {
     sport: Option<u16>,
     dport: Option<u16>,
     proto: u8,
-    /// Kind of key: 4 IPv4, 6 IPv6, 'e' ether, 'a' ARP, 'i' IS-IS, 'r' raw.
+    /// Kind of key: 4 IPv4, 6 IPv6, 'e' ether, 'a' ARP, 'i' IS-IS, 'w' 802.11, 'r' raw.
     kind: char,
     /// IS-IS PDU type (kind 'i').
     isis_pdu: u32,
@@ -555,6 +555,18 @@ impl<'a> View<'a> {
                     v.kind = 'i';
                     v.isis(b);
                 }
+                // 802.11 key: destination, source, BSSID, SSID.
+                if f.qual & 0x1f == 0x08 {
+                    let mac = |off: usize| -> Addr {
+                        match b.get(off..off + 6) {
+                            Some(x) => Addr::Mac([x[0], x[1], x[2], x[3], x[4], x[5]]),
+                            None => Addr::None,
+                        }
+                    };
+                    v.kind = 'w';
+                    v.saddr = mac(6);
+                    v.daddr = mac(0);
+                }
             }
         }
         // ra turns only IP flows around; ARP, Ethernet and IS-IS keys print in wire order.
@@ -593,9 +605,17 @@ impl<'a> View<'a> {
                     Some(NetworkDsr::Tcp(t)) => t.status,
                     _ => 0,
                 };
-                // A seen handshake (SYN or SYN-ACK) fixes the direction.
-                if status & 0x3 != 0 {
+                // Debian's ra leaves IPv6 TCP flows as they are (seen on ::1 flows, where the
+                // port and SYN-ACK rules below would have turned them).
+                if self.kind == '6' {
                     return false;
+                }
+                // SYN seen: originator order; only the SYN-ACK seen: the responder's record.
+                if status & 0x1 != 0 {
+                    return false;
+                }
+                if status & 0x2 != 0 {
+                    return true;
                 }
                 if is_wellknown(sp, true) && !is_wellknown(dp, true) {
                     self.guess = true;
@@ -732,7 +752,8 @@ fn fmt_time(t: Ts, o: &PrintOpts) -> String {
     let mut s = if o.unix_time {
         format!("{}", t.sec)
     } else {
-        let secs = t.sec as i64;
+        // ra's time_t comes from a signed 32-bit second count.
+        let secs = t.sec as i32 as i64;
         let tod = secs.rem_euclid(86400);
         format!("{:02}:{:02}:{:02}", tod / 3600, (tod / 60) % 60, tod % 60)
     };
@@ -780,6 +801,10 @@ fn user_str(pfx: char, d: &Option<DataDsr>, width: usize) -> String {
 /// ra's RaGetFloatDuration: 32-bit second and microsecond differences, summed in double and
 /// stored as a float.
 fn dur_secs(t: &TimeDsr) -> f64 {
+    // A last time before the start time (damaged records) gives no duration.
+    if t.last < t.start {
+        return 0.0;
+    }
     let sec = (t.last.sec as i32).wrapping_sub(t.start.sec as i32);
     let usec = t.last.usec as i32 - t.start.usec as i32;
     (sec as f64 + usec as f64 / 1e6) as f32 as f64
