@@ -353,6 +353,39 @@ fn small_buffer_refills_give_the_same_frames() {
     }
 }
 
+/// Regular files are read in place (memory-mapped); the frames, warnings and errors must be
+/// exactly those of the same bytes read as a stream, damaged files included.
+#[test]
+fn mapped_files_read_like_streams() {
+    let recs: Vec<Rec> = (0..50u32)
+        .map(|i| rec(i, i * 7, &payload((i as usize * 53) % 1600, i as u8), 1600))
+        .collect();
+    let good = pcap(Variant::Nano, false, 65535, 1, &recs);
+    let mut cut = good.clone();
+    cut.truncate(good.len() - 100);
+    let mut absurd = good.clone();
+    absurd.extend_from_slice(&pcap(Variant::Micro, false, 65535, 1, &recs)[24..40]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (k, bytes) in [good, cut, absurd, two_section_pcapng(true)]
+        .into_iter()
+        .enumerate()
+    {
+        let p = dir.path().join(format!("m{k}.pcap"));
+        std::fs::write(&p, &bytes).expect("write");
+        let path = p.to_str().expect("utf-8");
+        let mapped = capture::open(path).expect("open");
+        assert!(mapped.mapping().is_some(), "regular file {k} is mapped");
+        let (a, ea, wa) = read_all(mapped);
+        let stream = capture::from_reader(path, Box::new(Cursor::new(bytes))).expect("open");
+        assert!(stream.mapping().is_none());
+        let (b, eb, wb) = read_all(stream);
+        assert_eq!(a, b, "file {k}");
+        assert_eq!(ea.map(|e| e.to_string()), eb.map(|e| e.to_string()));
+        let show = |w: Vec<Warning>| w.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(show(wa), show(wb));
+    }
+}
+
 /// A reader that hands out at most 3 bytes per call.
 struct Trickle(Cursor<Vec<u8>>);
 impl std::io::Read for Trickle {

@@ -16,6 +16,7 @@ mod pcap;
 mod pcapng;
 
 use input::Input;
+pub use input::Mapped;
 
 /// Captured lengths up to this are accepted whatever the snap length says (libpcap's
 /// `max(snaplen, 262144)` rule).
@@ -189,6 +190,11 @@ pub trait FrameSource: Send {
     /// Drain non-fatal warnings collected so far.
     fn take_warnings(&mut self) -> Vec<Warning>;
     fn name(&self) -> &str;
+    /// The mapped file that the frames of `next_frame` point into, when the source reads one
+    /// in place (the engine then passes workers references instead of copies).
+    fn mapping(&self) -> Option<&std::sync::Arc<Mapped>> {
+        None
+    }
 }
 
 /// Name used for standard input in messages.
@@ -201,7 +207,32 @@ pub fn open(path: &str) -> Result<Box<dyn FrameSource>, CaptureError> {
         return from_reader(STDIN_NAME, Box::new(io::stdin()));
     }
     let f = File::open(path).map_err(|e| CaptureError::io(path, 0, e))?;
+    if let Some(map) = map_file(&f) {
+        // Compressed files are read as a stream; their decompressed frames are copied.
+        if !map.starts_with(&[0x1f, 0x8b]) {
+            return from_input(path, Input::mapped(std::sync::Arc::new(map)), false);
+        }
+    }
     from_reader(path, Box::new(f))
+}
+
+/// Map a regular, non-empty capture file for reading in place. Anything else (pipes, devices,
+/// empty files, or a failed mapping) is read as a stream.
+///
+/// A mapped file must not be truncated while it is read: the kernel would kill the process
+/// with SIGBUS on the first access past the new end. Capture tools append to their files and
+/// never truncate them, and argus reads a file once from start to end, so this only matters
+/// for a file that is rewritten in place during a run; `docs/capture.md` says so.
+fn map_file(f: &File) -> Option<Mapped> {
+    let md = f.metadata().ok()?;
+    if !md.is_file() || md.len() == 0 {
+        return None;
+    }
+    // SAFETY: the mapping is read-only and private to this process; see above for the one way
+    // another process can invalidate it (truncation), which is documented.
+    let map = unsafe { memmap2::MmapOptions::new().map(f) }.ok()?;
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
 }
 
 /// Read a capture from any byte stream; `name` is used in errors and warnings.

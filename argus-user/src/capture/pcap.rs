@@ -189,4 +189,8 @@ impl FrameSource for PcapReader {
     fn name(&self) -> &str {
         &self.name
     }
+
+    fn mapping(&self) -> Option<&std::sync::Arc<super::Mapped>> {
+        self.inp.mapping()
+    }
 }

@@ -384,4 +384,8 @@ impl FrameSource for PcapngReader {
     fn name(&self) -> &str {
         &self.name
     }
+
+    fn mapping(&self) -> Option<&std::sync::Arc<super::Mapped>> {
+        self.inp.mapping()
+    }
 }

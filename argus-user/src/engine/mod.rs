@@ -20,13 +20,14 @@
 
 pub mod shard;
 
-use crate::capture::FrameSource;
+use crate::capture::{FrameSource, Mapped};
 use crate::flow::key::{classify, PacketKey};
 use crate::flow::table::{key_hash, Emitted, Shard, ShardStats};
 use crate::flow::ModelConfig;
 use crate::record::{FlowRecord, Ts};
 use crate::wire;
 use crossbeam_channel::{bounded, Receiver, Sender};
+use std::sync::Arc;
 use std::thread;
 
 /// Frames per batch handed to a worker.
@@ -39,9 +40,15 @@ struct FrameRef {
     ts: Ts,
     linktype: u32,
     len: u32,
-    start: u32,
-    end: u32,
+    /// Where the captured bytes are: `caplen` bytes at `start` in `Batch::maps[map]`, or in
+    /// `Batch::data` when `map` is [`COPIED`].
+    start: u64,
+    caplen: u32,
+    map: u32,
 }
+
+/// [`FrameRef::map`] of a frame copied into the batch.
+const COPIED: u32 = u32::MAX;
 
 enum Item {
     Frame(FrameRef),
@@ -54,7 +61,10 @@ enum Item {
 
 struct Batch {
     items: Vec<Item>,
+    /// Frames of sources read as a stream, copied.
     data: Vec<u8>,
+    /// Mapped files the frames point into (frames of mapped files are not copied).
+    maps: Vec<Arc<Mapped>>,
 }
 
 impl Batch {
@@ -62,7 +72,17 @@ impl Batch {
         Batch {
             items: Vec::with_capacity(BATCH),
             data: Vec::with_capacity(BATCH * 256),
+            maps: Vec::new(),
         }
+    }
+
+    fn frame(&self, f: &FrameRef) -> &[u8] {
+        let (s, e) = (f.start as usize, f.start as usize + f.caplen as usize);
+        let bytes: &[u8] = match self.maps.get(f.map as usize) {
+            Some(m) => m,
+            None => &self.data,
+        };
+        bytes.get(s..e).unwrap_or_default()
     }
 
     /// A used batch back from a worker (its memory is already faulted in), or a new one.
@@ -71,6 +91,7 @@ impl Batch {
             Ok(mut b) => {
                 b.items.clear();
                 b.data.clear();
+                b.maps.clear();
                 b
             }
             Err(_) => Batch::new(),
@@ -150,6 +171,24 @@ impl Clock {
     }
 }
 
+/// Start loading the headers of a frame the worker will decode soon.
+#[inline(always)]
+fn prefetch_frame(frame: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for at in [0, 64] {
+        if at < frame.len() {
+            // SAFETY: `at` is inside the frame; a prefetch is a hint that never faults.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    frame.as_ptr().add(at).cast::<i8>(),
+                );
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = frame;
+}
+
 /// A frame of a batch, decoded and classified, with its key's index hash (`None`: a tick, or a
 /// frame argus does not model).
 type Pre<'a> = Option<(wire::Decoded, PacketKey<'a>, u32)>;
@@ -188,10 +227,13 @@ fn worker(
                 // Pass 1: decode and classify every frame of the batch and start loading the
                 // index buckets of their keys.
                 let mut pre: Vec<Pre<'_>> = reuse(std::mem::take(&mut pre_store));
-                for it in &b.items {
+                for (j, it) in b.items.iter().enumerate() {
+                    if let Some(Item::Frame(f)) = b.items.get(j + 4) {
+                        prefetch_frame(b.frame(f));
+                    }
                     pre.push(match *it {
                         Item::Frame(f) => {
-                            let frame = &b.data[f.start as usize..f.end as usize];
+                            let frame = b.frame(&f);
                             let d = wire::decode(f.linktype, frame, f.len);
                             classify(frame, &d).map(|pk| {
                                 let h = key_hash(&pk.key);
@@ -268,6 +310,8 @@ fn worker(
                     let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
                 }
                 let _ = tx.send((w, MergeMsg::Progress(last)));
+                let mut b = b;
+                b.maps.clear();
                 let _ = pool.try_send(b);
             }
             WorkerMsg::End => {
@@ -330,19 +374,27 @@ pub fn run(
         let mut clock = Clock { timer: None };
         let mut idx: u64 = 0;
         for mut src in sources {
+            let map = src.mapping().cloned();
             loop {
-                for w in src.take_warnings() {
-                    report.warnings.push(w.to_string());
+                // Warnings are collected now and then and before an error, so they keep their
+                // order without a call per frame.
+                if idx & 0x3ff == 0 {
+                    report
+                        .warnings
+                        .extend(src.take_warnings().iter().map(|w| w.to_string()));
                 }
                 let (meta, data) = match src.next_frame() {
                     Ok(Some(x)) => x,
                     Ok(None) => {
-                        for w in src.take_warnings() {
-                            report.warnings.push(w.to_string());
-                        }
+                        report
+                            .warnings
+                            .extend(src.take_warnings().iter().map(|w| w.to_string()));
                         break;
                     }
                     Err(e) => {
+                        report
+                            .warnings
+                            .extend(src.take_warnings().iter().map(|w| w.to_string()));
                         report.errors.push(e.to_string());
                         break;
                     }
@@ -361,15 +413,31 @@ pub fn run(
                 };
                 {
                     let b = &mut batches[w];
-                    let start = b.data.len() as u32;
-                    b.data.extend_from_slice(data);
+                    let (start, caplen) = (b.data.len() as u64, data.len() as u32);
+                    let in_map = map.as_ref().and_then(|m| {
+                        let off = (data.as_ptr() as usize).wrapping_sub(m.as_ptr() as usize);
+                        (off + data.len() <= m.len()).then_some((m, off))
+                    });
+                    let (start, map_i) = match in_map {
+                        Some((m, off)) => {
+                            if !b.maps.last().is_some_and(|x| Arc::ptr_eq(x, m)) {
+                                b.maps.push(Arc::clone(m));
+                            }
+                            (off as u64, (b.maps.len() - 1) as u32)
+                        }
+                        None => {
+                            b.data.extend_from_slice(data);
+                            (start, COPIED)
+                        }
+                    };
                     b.items.push(Item::Frame(FrameRef {
                         idx,
                         ts,
                         linktype: meta.linktype,
                         len: meta.len,
                         start,
-                        end: b.data.len() as u32,
+                        caplen,
+                        map: map_i,
                     }));
                 }
                 if clock.tick(ts) {

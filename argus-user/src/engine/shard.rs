@@ -76,8 +76,9 @@ pub fn fast_shard_hash(link: u32, frame: &[u8]) -> Option<u32> {
         wire::ETHERTYPE_IP => {
             let h = frame.get(ip..ip + 20)?;
             // Same acceptance as the classifier: 20 bytes captured and a total length of at
-            // least 20; GRE may carry the flow's real key inside.
-            if u16::from_be_bytes([h[2], h[3]]) < 20 || h[9] == 47 {
+            // least 20. Other version nibbles (argus reads a 6 as IPv6) and GRE (the flow's key
+            // may be inside) take the decoder.
+            if h[0] >> 4 != 4 || u16::from_be_bytes([h[2], h[3]]) < 20 || h[9] == 47 {
                 return None;
             }
             Some(shard_hash_v4(word(h, 12), word(h, 16)))

@@ -108,32 +108,41 @@ pub enum ProtoState {
 }
 
 /// Per-direction counters and attributes gathered since the last record.
+///
+/// `repr(C)` with the fields every packet touches first: the hot part spans three cache
+/// lines, which is all the worker prefetches ([`Flow::HOT_BYTES`]); the key and the optional
+/// metrics of `-m -J -Z -U` come after it.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Flow {
-    pub key: FlowDsr,
-    pub seq: u32,
-    /// A record of this flow was emitted (the merger knows its sequence number).
-    pub reported: bool,
-    /// argus `status & 0xF0`: the cause of the next record (START for a new flow).
-    pub cause: u8,
-    /// A record has been emitted since the last packet (argus ARGUS_RECORD_WRITTEN).
-    pub written: bool,
-    pub timeout: u32,
     pub src: DirCounters,
     pub dst: DirCounters,
     pub src_start: Ts,
     pub src_end: Ts,
     pub dst_start: Ts,
     pub dst_end: Ts,
+    pub proto: ProtoState,
+    pub seq: u32,
+    pub timeout: u32,
+    /// The key holds this flow's source as its destination (argus DIRECTION); the FLOW DSR
+    /// written takes it from here.
+    pub reverse: bool,
+    /// A record of this flow was emitted (the merger knows its sequence number).
+    pub reported: bool,
+    /// argus `status & 0xF0`: the cause of the next record (START for a new flow).
+    pub cause: u8,
+    /// A record has been emitted since the last packet (argus ARGUS_RECORD_WRITTEN).
+    pub written: bool,
     /// TIME DSR form (1 single timestamp, 2 range), which argus keeps across records.
     pub time_form: u8,
     pub encaps: Option<EncapsDsr>,
     pub ipattr: Option<IpAttrDsr>,
+    // Cold: present only on some flows or with extended options.
     pub vlan: Option<VlanDsr>,
     pub mpls: Option<MplsDsr>,
+    pub key: FlowDsr,
     pub mac: Option<MacDsr>,
     pub psize: Option<PsizeDsr>,
-    pub proto: ProtoState,
     pub src_data: Option<DataDsr>,
     pub dst_data: Option<DataDsr>,
     pub jit_last_src: Ts,
@@ -143,9 +152,13 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Bytes at the start of a flow that the per-packet update touches.
+    pub const HOT_BYTES: usize = std::mem::offset_of!(Flow, vlan);
+
     pub fn new(pk: &PacketKey) -> Flow {
         let key = pk.dsr();
         Flow {
+            reverse: key.reverse,
             key,
             seq: 0,
             reported: false,
@@ -221,7 +234,10 @@ impl Flow {
             cause: crate::record::Cause::from_byte(cause).unwrap_or_default(),
             srcid: cfg.srcid,
             seq: self.seq,
-            flow: Some(self.key.clone()),
+            flow: Some(FlowDsr {
+                reverse: self.reverse,
+                ..self.key.clone()
+            }),
             ..Default::default()
         };
         // TIME: min over the present start/end stamps (argus compares only seconds when picking

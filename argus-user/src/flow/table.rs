@@ -123,6 +123,52 @@ fn prefetch_all<T>(r: &T) {
     prefetch(unsafe { &*p.add(std::mem::size_of::<T>().saturating_sub(1)) });
 }
 
+/// Ask the kernel to back a large table with 2 MiB pages: a flow table spans tens of MiB, and
+/// with 4 KiB pages nearly every flow access would also miss the TLB. Called when a vector has
+/// grown (its buffer moved); a no-op for small tables and where unsupported.
+fn advise_huge<T>(v: &Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = v.as_ptr() as usize;
+        let len = v.capacity() * std::mem::size_of::<T>();
+        let from = (start + HUGE - 1) & !(HUGE - 1);
+        let to = (start + len) & !(HUGE - 1);
+        if to > from {
+            // SAFETY: the range lies inside the vector's own allocation; MADV_HUGEPAGE only
+            // changes how the kernel backs it, never its contents.
+            unsafe {
+                libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
+/// An empty vector with room for `cap` elements, advised to 2 MiB pages before any is touched.
+fn huge_vec<T>(cap: usize) -> Vec<T> {
+    let v = Vec::with_capacity(cap);
+    advise_huge(&v);
+    v
+}
+
+/// Flow slots reserved up front per shard (address space only until used).
+const INITIAL_FLOWS: usize = 1 << 17;
+
+/// The lines of a flow that every packet touches.
+#[inline(always)]
+fn prefetch_hot(f: &Flow) {
+    let p = (f as *const Flow).cast::<u8>();
+    let mut off = 0;
+    while off < Flow::HOT_BYTES + 63 {
+        // SAFETY: `p + off` stays inside `*f` (HOT_BYTES is a field offset within it), except
+        // the last step, which is clamped to the last hot byte.
+        prefetch(unsafe { &*p.add(off.min(Flow::HOT_BYTES - 1)) });
+        off += 64;
+    }
+}
+
 const EMPTY: u64 = u64::MAX;
 
 /// Open-addressing index from key hash to slab slot: one `u64` per bucket (hash in the high
@@ -136,10 +182,12 @@ struct Index {
 }
 
 impl Index {
-    fn new() -> Index {
+    fn with_buckets(n: usize) -> Index {
+        let mut buckets = huge_vec(n);
+        buckets.resize(n, EMPTY);
         Index {
-            buckets: vec![EMPTY; 1024],
-            mask: 1023,
+            buckets,
+            mask: n - 1,
             len: 0,
         }
     }
@@ -202,7 +250,8 @@ impl Index {
     }
 
     fn grow(&mut self) {
-        let bigger = vec![EMPTY; self.buckets.len() * 2];
+        let mut bigger = huge_vec(self.buckets.len() * 2);
+        bigger.resize(self.buckets.len() * 2, EMPTY);
         let old = std::mem::replace(&mut self.buckets, bigger);
         self.mask = self.buckets.len() - 1;
         for b in old.into_iter().filter(|&b| b != EMPTY) {
@@ -268,10 +317,10 @@ impl Shard {
     pub fn new(cfg: ModelConfig) -> Shard {
         Shard {
             cfg,
-            index: Index::new(),
-            flows: Vec::new(),
-            keys: Vec::new(),
-            links: Vec::new(),
+            index: Index::with_buckets(2 * INITIAL_FLOWS),
+            flows: huge_vec(INITIAL_FLOWS),
+            keys: huge_vec(INITIAL_FLOWS),
+            links: huge_vec(INITIAL_FLOWS),
             gens: Vec::new(),
             free: Vec::new(),
             queues: vec![Queue::default()],
@@ -299,7 +348,7 @@ impl Shard {
         let u = i as usize;
         prefetch_all(&self.keys[u]);
         prefetch(&self.links[u]);
-        prefetch_all(&self.flows[u]);
+        prefetch_hot(&self.flows[u]);
         Some(i)
     }
 
@@ -359,10 +408,16 @@ impl Shard {
             self.gens[i as usize] = self.gens[i as usize].wrapping_add(1);
             i
         } else {
+            let cap = self.flows.capacity();
             self.flows.push(f);
             self.keys.push(key);
             self.links.push(Link::default());
             self.gens.push(0);
+            if self.flows.capacity() != cap {
+                advise_huge(&self.flows);
+                advise_huge(&self.keys);
+                advise_huge(&self.links);
+            }
             (self.flows.len() - 1) as u32
         }
     }
@@ -545,7 +600,7 @@ impl Shard {
         if flow.written {
             flow.zero();
         }
-        let mut from_src = flow.key.reverse == pk.reverse;
+        let mut from_src = flow.reverse == pk.reverse;
 
         // TCP first: a new connection on a finished one ends the current record.
         if let L4::Tcp(seg) = &pk.l4 {
@@ -568,7 +623,7 @@ impl Shard {
                     flow.zero();
                     flow.cause = Cause::Start as u8;
                     if !from_src {
-                        flow.key.reverse = !flow.key.reverse;
+                        flow.reverse = !flow.reverse;
                         from_src = true;
                     }
                     if let ProtoState::Tcp(t) = &mut flow.proto {
@@ -686,24 +741,7 @@ impl Shard {
                 inner,
             } => {
                 if matches!(flow.proto, ProtoState::None) {
-                    let (osrc, odst) =
-                        if let crate::record::FlowKey::Ipv4 { src, dst, .. } = &flow.key.key {
-                            let (s, dd) = (u32::from_be_bytes(*src), u32::from_be_bytes(*dst));
-                            if flow.key.reverse {
-                                (dd, s)
-                            } else {
-                                (s, dd)
-                            }
-                        } else {
-                            (0, 0)
-                        };
                     let (isrc, idst, igw) = inner.unwrap_or((0, 0, 0));
-                    let (osrc, odst) = if pk.reverse {
-                        (odst, osrc)
-                    } else {
-                        (osrc, odst)
-                    };
-                    let _ = (osrc, odst);
                     flow.proto = ProtoState::Icmp {
                         icmp_type: *icmp_type,
                         code: *code,
@@ -817,7 +855,7 @@ mod tests {
     /// around the end of the bucket array and are shifted back on removal.
     #[test]
     fn index_matches_a_model_under_collisions() {
-        let mut idx = Index::new();
+        let mut idx = Index::with_buckets(1024);
         let mut keys: Vec<KeyBytes> = Vec::new();
         let mut live: std::collections::HashMap<u32, u32> = Default::default();
         let mut rng = 0x1234_5678_u64;
