@@ -258,7 +258,11 @@ impl Flow {
                 _ => {}
             }
         }
-        let tmin = tmin.unwrap_or_default();
+        // No stamp with non-zero seconds: argus' minimum stays at the 0xEFFFFFFF it starts from.
+        let tmin = tmin.unwrap_or(Ts {
+            sec: 0xEFFF_FFFF,
+            ..Default::default()
+        });
         rec.time = Some(TimeDsr {
             start: tmin,
             last: tmax,
