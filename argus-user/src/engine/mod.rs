@@ -503,7 +503,9 @@ fn merge(
 ) -> (Vec<ShardStats>, u64) {
     let mut streams: Vec<Stream> = (0..n).map(|_| Stream::default()).collect();
     let mut stats = Vec::new();
-    let mut seqs: hashbrown::HashMap<(usize, u64), u32> = hashbrown::HashMap::new();
+    // Sequence number of each worker's flows, indexed by slab slot and checked against the
+    // slot's generation: bounded by the flow tables' size, never searched.
+    let mut seqs: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
     let mut next_seq: u32 = 1;
     let mut written: u64 = 0;
     let mut all_done = false;
@@ -544,16 +546,19 @@ fn merge(
             let st = &mut streams[w];
             let pos = st.pos;
             if let Some(o) = st.bufs.front_mut().and_then(|b| b.get_mut(pos)) {
-                let key = (w, o.em.flow_id);
+                let (slot, gen) = (o.em.flow_id as u32 as usize, (o.em.flow_id >> 32) as u32);
+                let table = &mut seqs[w];
                 if o.em.first {
                     o.em.rec.seq = next_seq;
-                    seqs.insert(key, next_seq);
+                    if table.len() <= slot {
+                        table.resize(slot + 1, (u32::MAX, 0));
+                    }
+                    table[slot] = (gen, next_seq);
                     next_seq = next_seq.wrapping_add(1).max(1);
-                } else if let Some(&s) = seqs.get(&key) {
-                    o.em.rec.seq = s;
-                }
-                if o.em.last {
-                    seqs.remove(&key);
+                } else if let Some(&(g, s)) = table.get(slot) {
+                    if g == gen {
+                        o.em.rec.seq = s;
+                    }
                 }
                 written += 1;
                 let _ = sink.flow(&o.em.rec);

@@ -63,8 +63,6 @@ pub struct Emitted {
     pub flow_id: u64,
     /// Packet index at which the flow was last put on the status queue (argus queue order).
     pub queued_at: u64,
-    /// The flow is being deleted: no further records carry its id.
-    pub last: bool,
 }
 
 /// Counters the sensor reports.
@@ -456,7 +454,6 @@ impl Shard {
             first,
             flow_id: ((self.gens[i as usize] as u64) << 32) | i as u64,
             queued_at,
-            last: false,
         });
     }
 
