@@ -810,14 +810,18 @@ fn dur_secs(t: &TimeDsr) -> f64 {
     (sec as f64 + usec as f64 / 1e6) as f32 as f64
 }
 
-/// Bits per second of one direction as ra prints it: the first packet's share is left out
-/// (bytes * 8 * (pkts - 1) / pkts over the duration), in float.
-fn dir_load(c: DirCounters, dur: f64) -> f64 {
-    if c.pkts == 0 || dur <= 0.0 {
+/// Bits per second of one direction as ra prints it: the mean packet size (integer division)
+/// is left out, (bytes - bytes / pkts) * 8 over the duration, in float.
+fn dir_load(c: &[DirCounters], dur: f64) -> f64 {
+    if dur <= 0.0 {
         return 0.0;
     }
-    let bits = c.bytes as f64 * 8.0 * (c.pkts - 1) as f64 / c.pkts as f64;
-    (bits / dur) as f32 as f64
+    let bits: u64 = c
+        .iter()
+        .filter(|c| c.pkts > 0)
+        .map(|c| (c.bytes - c.bytes / c.pkts) * 8)
+        .sum();
+    (bits as f64 / dur) as f32 as f64
 }
 
 /// Retransmissions ra counts as loss: TCP flows with a connection state, per direction only
@@ -1420,12 +1424,15 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
                 user_str('d', b, spec_w)
             }
         }
+        // ra computes loads from its canonical copy of the record, which its direction rules
+        // do not turn around: originator-ordered counters.
         Load | SLoad | DLoad => {
             let du = dur_secs(&t);
+            let m = r.meter.unwrap_or_default();
             fl(match f {
-                SLoad => dir_load(s, du),
-                DLoad => dir_load(d, du),
-                _ => (dir_load(s, du) as f32 + dir_load(d, du) as f32) as f64,
+                SLoad => dir_load(&[m.src], du),
+                DLoad => dir_load(&[m.dst], du),
+                _ => dir_load(&[m.src, m.dst], du),
             })
         }
         Rate | SRate | DRate => {
