@@ -190,10 +190,20 @@ struct Timing {
     out_bytes: u64,
 }
 
+/// Read the capture once so that every tool's runs find it in the page cache (otherwise the
+/// first tool timed pays for the disk, and a machine short of memory may evict it between
+/// tools).
+fn warm_page_cache(pcap: &Path) -> Result<()> {
+    let mut f = std::fs::File::open(pcap).with_context(|| format!("open {}", pcap.display()))?;
+    std::io::copy(&mut f, &mut std::io::sink()).context("read capture")?;
+    Ok(())
+}
+
 fn time_tool(t: &Tool, pcap: &Path, runs: u32) -> Result<Timing> {
     let mut all = Vec::new();
     let mut cpu_best = 0.0;
     for r in 0..runs {
+        warm_page_cache(pcap)?;
         let _ = std::fs::remove_file(&t.out);
         let mut c = Command::new(&t.cmd);
         c.args(&t.args)

@@ -113,13 +113,46 @@ struct Tag {
     sub: u64,
 }
 
-struct Out {
-    tag: Tag,
-    em: Emitted,
+/// A worker's records with their merge tags, in tag order (`tags[i]` is the tag of `ems[i]`).
+/// The shard appends records to `ems` directly, so a record is moved once after it is built.
+#[derive(Default)]
+struct Records {
+    tags: Vec<Tag>,
+    ems: Vec<Emitted>,
+}
+
+impl Records {
+    fn len(&self) -> usize {
+        self.tags.len()
+    }
+
+    /// Tag the records the shard appended since the last call.
+    fn tag_new(&mut self, mut tag: impl FnMut(usize, &Emitted) -> Tag) {
+        let from = self.tags.len();
+        for (k, em) in self.ems[from..].iter().enumerate() {
+            self.tags.push(tag(k, em));
+        }
+    }
+
+    /// Put `from..` in tag order (a housekeeping pass emits in queue order, which almost
+    /// always is already tag order).
+    fn sort_from(&mut self, from: usize) {
+        if self.tags[from..].is_sorted() {
+            return;
+        }
+        let mut order: Vec<usize> = (from..self.len()).collect();
+        order.sort_by_key(|&i| self.tags[i]);
+        let mut ems: Vec<Option<Emitted>> = self.ems.drain(from..).map(Some).collect();
+        let tags: Vec<Tag> = order.iter().map(|&i| self.tags[i]).collect();
+        self.tags.truncate(from);
+        self.tags.extend(tags);
+        self.ems
+            .extend(order.iter().filter_map(|&i| ems[i - from].take()));
+    }
 }
 
 enum MergeMsg {
-    Records(Vec<Out>),
+    Records(Records),
     /// The worker has processed everything up to this tag.
     Progress(Tag),
     Done(ShardStats),
@@ -212,8 +245,7 @@ fn worker(
     pool: Sender<Batch>,
 ) {
     let mut shard = Shard::new(cfg);
-    let mut emitted: Vec<Emitted> = Vec::new();
-    let mut outs: Vec<Out> = Vec::new();
+    let mut outs = Records::default();
     let mut pre_store: Vec<Pre<'static>> = Vec::with_capacity(BATCH + 64);
     let mut cand: Vec<Option<u32>> = Vec::with_capacity(BATCH + 64);
     let mut last = Tag {
@@ -262,20 +294,15 @@ fn worker(
                         Item::Frame(f) => {
                             match &pre[j] {
                                 Some((d, pk, h)) => {
-                                    shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut emitted)
+                                    shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut outs.ems)
                                 }
                                 None => shard.stats.unmodelled += 1,
                             }
-                            for (k, em) in emitted.drain(..).enumerate() {
-                                outs.push(Out {
-                                    tag: Tag {
-                                        idx: f.idx,
-                                        phase: 0,
-                                        sub: k as u64,
-                                    },
-                                    em,
-                                });
-                            }
+                            outs.tag_new(|k, _| Tag {
+                                idx: f.idx,
+                                phase: 0,
+                                sub: k as u64,
+                            });
                             last = Tag {
                                 idx: f.idx,
                                 phase: 0,
@@ -283,20 +310,15 @@ fn worker(
                             };
                         }
                         Item::Tick { idx, now } => {
-                            shard.tick(now, &mut emitted);
                             let from = outs.len();
-                            for (k, em) in emitted.drain(..).enumerate() {
-                                outs.push(Out {
-                                    tag: Tag {
-                                        idx,
-                                        phase: 1,
-                                        sub: em.rec_order(k),
-                                    },
-                                    em,
-                                });
-                            }
+                            shard.tick(now, &mut outs.ems);
+                            outs.tag_new(|k, em| Tag {
+                                idx,
+                                phase: 1,
+                                sub: em.rec_order(k),
+                            });
                             // The merger expects each worker's records in tag order.
-                            outs[from..].sort_by_key(|o| o.tag);
+                            outs.sort_from(from);
                             last = Tag {
                                 idx,
                                 phase: 1,
@@ -306,7 +328,7 @@ fn worker(
                     }
                 }
                 pre_store = reuse(pre);
-                if !outs.is_empty() {
+                if outs.len() > 0 {
                     let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
                 }
                 let _ = tx.send((w, MergeMsg::Progress(last)));
@@ -315,19 +337,14 @@ fn worker(
                 let _ = pool.try_send(b);
             }
             WorkerMsg::End => {
-                shard.flush(&mut emitted);
                 let from = outs.len();
-                for (k, em) in emitted.drain(..).enumerate() {
-                    outs.push(Out {
-                        tag: Tag {
-                            idx: u64::MAX,
-                            phase: 2,
-                            sub: em.rec_order(k),
-                        },
-                        em,
-                    });
-                }
-                outs[from..].sort_by_key(|o| o.tag);
+                shard.flush(&mut outs.ems);
+                outs.tag_new(|k, em| Tag {
+                    idx: u64::MAX,
+                    phase: 2,
+                    sub: em.rec_order(k),
+                });
+                outs.sort_from(from);
                 let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
                 let _ = tx.send((w, MergeMsg::Done(shard.stats)));
                 return;
@@ -474,15 +491,18 @@ pub fn run(
 /// One worker's records as received: batches in order, each sorted by tag, with a read cursor.
 #[derive(Default)]
 struct Stream {
-    bufs: std::collections::VecDeque<Vec<Out>>,
+    bufs: std::collections::VecDeque<Records>,
     pos: usize,
     progress: Option<Tag>,
     done: bool,
 }
 
 impl Stream {
-    fn head(&self) -> Option<&Out> {
-        self.bufs.front().and_then(|b| b.get(self.pos))
+    fn head(&self) -> Option<Tag> {
+        self.bufs
+            .front()
+            .and_then(|b| b.tags.get(self.pos))
+            .copied()
     }
 
     fn advance(&mut self) {
@@ -513,7 +533,7 @@ fn merge(
         let msg = if all_done { None } else { rx.recv().ok() };
         match msg {
             Some((w, MergeMsg::Records(v))) => {
-                if !v.is_empty() {
+                if v.len() > 0 {
                     streams[w].bufs.push_back(v);
                 }
             }
@@ -533,9 +553,9 @@ fn merge(
         loop {
             let mut best: Option<(Tag, usize)> = None;
             for (w, st) in streams.iter().enumerate() {
-                if let Some(o) = st.head() {
-                    if best.is_none_or(|b| (o.tag, w) < b) {
-                        best = Some((o.tag, w));
+                if let Some(t) = st.head() {
+                    if best.is_none_or(|b| (t, w) < b) {
+                        best = Some((t, w));
                     }
                 }
             }
@@ -545,11 +565,11 @@ fn merge(
             }
             let st = &mut streams[w];
             let pos = st.pos;
-            if let Some(o) = st.bufs.front_mut().and_then(|b| b.get_mut(pos)) {
-                let (slot, gen) = (o.em.flow_id as u32 as usize, (o.em.flow_id >> 32) as u32);
+            if let Some(em) = st.bufs.front_mut().and_then(|b| b.ems.get_mut(pos)) {
+                let (slot, gen) = (em.flow_id as u32 as usize, (em.flow_id >> 32) as u32);
                 let table = &mut seqs[w];
-                if o.em.first {
-                    o.em.rec.seq = next_seq;
+                if em.first {
+                    em.rec.seq = next_seq;
                     if table.len() <= slot {
                         table.resize(slot + 1, (u32::MAX, 0));
                     }
@@ -557,11 +577,11 @@ fn merge(
                     next_seq = next_seq.wrapping_add(1).max(1);
                 } else if let Some(&(g, s)) = table.get(slot) {
                     if g == gen {
-                        o.em.rec.seq = s;
+                        em.rec.seq = s;
                     }
                 }
                 written += 1;
-                let _ = sink.flow(&o.em.rec);
+                let _ = sink.flow(&em.rec);
             }
             st.advance();
         }
@@ -570,4 +590,36 @@ fn merge(
         }
     }
     (stats, written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn em(flow_id: u64) -> Emitted {
+        Emitted {
+            rec: FlowRecord::default(),
+            first: false,
+            flow_id,
+            queued_at: 0,
+        }
+    }
+
+    #[test]
+    fn records_sort_keeps_tags_and_records_together() {
+        let mut r = Records::default();
+        let tag = |idx, sub| Tag { idx, phase: 1, sub };
+        r.ems.push(em(100));
+        r.tag_new(|_, _| tag(1, 0));
+        let from = r.len();
+        for id in [7, 3, 5] {
+            r.ems.push(em(id));
+        }
+        r.tag_new(|_, e| tag(2, e.flow_id));
+        r.sort_from(from);
+        let ids: Vec<u64> = r.ems.iter().map(|e| e.flow_id).collect();
+        assert_eq!(ids, [100, 3, 5, 7]);
+        let subs: Vec<u64> = r.tags.iter().map(|t| t.sub).collect();
+        assert_eq!(subs, [0, 3, 5, 7]);
+    }
 }
