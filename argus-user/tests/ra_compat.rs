@@ -210,20 +210,22 @@ fn print_matches_debian_ra() {
     let mut rates = sv("-n -p 4 -c | -s");
     rates.extend(sv(RATES));
     // (name, options, recorded floor of identical lines in percent; measured 2026-11-26:
-    // default/-n/-nn/-u/-L/-N/-s +f/-s -f 99.98%, wide 99.66%, wide+ext 99.66%, rates 99.67%)
+    // 99.98% for every set but the load/rate list (99.88%); the two lines left are one
+    // IPv4 TCP flow without a TCP object that Debian's ra prints from state left over from
+    // an earlier record, see docs/ra.md)
     let sets: Vec<(&str, Vec<String>, f64)> = vec![
-        ("default", vec![], 99.8),
-        ("-nn", sv("-nn"), 99.8),
-        ("-n", sv("-n"), 99.8),
-        ("-u -p 3", sv("-u -p 3"), 99.8),
-        ("-L -1", sv("-L -1"), 99.8),
-        ("-M noman -N 5", sv("-M noman -N 5"), 99.5),
-        ("-s +dur", sv("-s +dur"), 99.8),
-        ("-s +f -s -f", sv(PLUS_MINUS), 99.8),
-        ("-c ; -s -bytes", sv("-c ; -s -bytes -state"), 99.8),
-        ("wide", wide, 99.4),
-        ("wide+ext", wide_ext, 99.4),
-        ("rates", rates, 99.4),
+        ("default", vec![], 99.9),
+        ("-nn", sv("-nn"), 99.9),
+        ("-n", sv("-n"), 99.9),
+        ("-u -p 3", sv("-u -p 3"), 99.9),
+        ("-L -1", sv("-L -1"), 99.9),
+        ("-M noman -N 5", sv("-M noman -N 5"), 99.9),
+        ("-s +dur", sv("-s +dur"), 99.9),
+        ("-s +f -s -f", sv(PLUS_MINUS), 99.9),
+        ("-c ; -s -bytes", sv("-c ; -s -bytes -state"), 99.9),
+        ("wide", wide, 99.9),
+        ("wide+ext", wide_ext, 99.9),
+        ("rates", rates, 99.7),
     ];
     let strict = std::env::var_os("RA_COMPAT_STRICT").is_some();
     let mut failed = false;

@@ -124,14 +124,8 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut damaged = false;
-    if o.header
-        && out
-            .write_all(header(&o).as_bytes())
-            .and_then(|_| out.write_all(b"\n"))
-            .is_err()
-    {
-        return ExitCode::from(1);
-    }
+    // Like ra, the header goes out with the first printed line (none for empty output).
+    let mut header_due = o.header;
     let mut printed_flows: u64 = 0;
     'files: for f in &files {
         let input: Box<dyn Read> = if f == "-" {
@@ -158,6 +152,16 @@ fn main() -> ExitCode {
                     if let Some(l) = format_record(&rec, &o) {
                         if matches!(rec, Record::Flow(_)) {
                             printed_flows += 1;
+                        }
+                        if header_due {
+                            header_due = false;
+                            if out
+                                .write_all(header(&o).as_bytes())
+                                .and_then(|_| out.write_all(b"\n"))
+                                .is_err()
+                            {
+                                return ExitCode::from(1);
+                            }
                         }
                         if out
                             .write_all(l.as_bytes())

@@ -601,10 +601,7 @@ impl<'a> View<'a> {
         let (sp, dp) = (self.sport.unwrap_or(0), self.dport.unwrap_or(0));
         match self.proto {
             6 => {
-                let status = match &self.r.net {
-                    Some(NetworkDsr::Tcp(t)) => t.status,
-                    _ => 0,
-                };
+                let status = tcp_object(self.r).map(|t| t.0.status).unwrap_or(0);
                 // Debian's ra leaves IPv6 TCP flows as they are (seen on ::1 flows, where the
                 // port and SYN-ACK rules below would have turned them).
                 if self.kind == '6' {
@@ -696,16 +693,14 @@ impl<'a> View<'a> {
         let m = self.r.meter.unwrap_or_default();
         self.pick(m.src, m.dst)
     }
-    fn tcp(&self) -> Option<(TcpDsr, TcpDir, Option<TcpDir>)> {
-        match &self.r.net {
-            Some(NetworkDsr::Tcp(t)) => {
-                if self.swap {
-                    Some((*t, t.dst.unwrap_or_default(), Some(t.src)))
-                } else {
-                    Some((*t, t.src, t.dst))
-                }
-            }
-            _ => None,
+    /// The TCP object with its direction blocks in print order (a block is None when the
+    /// record does not carry it).
+    fn tcp(&self) -> Option<(TcpDsr, Option<TcpDir>, Option<TcpDir>)> {
+        let (t, src) = tcp_object(self.r)?;
+        if self.swap {
+            Some((t, t.dst, src))
+        } else {
+            Some((t, src, t.dst))
         }
     }
 }
@@ -835,7 +830,8 @@ fn tcp_loss(v: &View, which: Field) -> u64 {
         return 0;
     }
     let (s, d) = v.meter();
-    let (sr, dr) = (sd.retrans as u64, dd.map(|x| x.retrans as u64).unwrap_or(0));
+    let retrans = |x: Option<TcpDir>| x.map(|x| x.retrans as u64).unwrap_or(0);
+    let (sr, dr) = (retrans(sd), retrans(dd));
     match which {
         Field::SLoss if s.pkts > 0 => sr,
         Field::DLoss if d.pkts > 0 => dr,
@@ -982,7 +978,57 @@ fn src_gap(v: &View) -> Option<u64> {
     if !(v.proto == 6 && (v.kind == '4' || v.kind == '6')) {
         return None;
     }
-    v.tcp().and_then(|(_, s, _)| dir_gap(Some(s)))
+    v.tcp().map(|(_, s, _)| dir_gap(s).unwrap_or(0))
+}
+
+/// The record's TCP object: the full performance object, or the short forms argus writes
+/// for flows that never got established (0x03 "init": status, base sequence, options,
+/// window, flags, shift; 0x04 "status": status and flags) widened to it. The second value
+/// is the source block when the record has one.
+fn tcp_object(r: &FlowRecord) -> Option<(TcpDsr, Option<TcpDir>)> {
+    let u32_at = |b: &[u8], o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    match &r.net {
+        Some(NetworkDsr::Tcp(t)) => Some((*t, Some(t.src))),
+        Some(NetworkDsr::Other {
+            subtype: 0x03,
+            body,
+        }) => {
+            let win = body.get(12..14).map(|x| u16::from_be_bytes([x[0], x[1]]))?;
+            let base = u32_at(body, 4)?;
+            // No sequence progress recorded: the last sequence number is the base.
+            let src = TcpDir {
+                seqbase: base,
+                seq: base,
+                win,
+                flags: *body.get(14)?,
+                winshift: *body.get(15)?,
+                ..Default::default()
+            };
+            let t = TcpDsr {
+                status: u32_at(body, 0)?,
+                options: u32_at(body, 8)?,
+                src,
+                dst: None,
+                ..Default::default()
+            };
+            Some((t, Some(src)))
+        }
+        Some(NetworkDsr::Other {
+            subtype: 0x04,
+            body,
+        }) => {
+            let t = TcpDsr {
+                status: u32_at(body, 0)?,
+                dst: None,
+                ..Default::default()
+            };
+            Some((t, None))
+        }
+        _ => None,
+    }
 }
 
 fn dst_gap(v: &View) -> Option<u64> {
@@ -1365,7 +1411,7 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         SWin | DWin if s.pkts == 0 || (f == DWin && d.pkts == 0) => String::new(),
         SWin | DWin => match &tcp {
             Some((_, a, b)) => {
-                let dd = if f == SWin { Some(*a) } else { *b };
+                let dd = if f == SWin { *a } else { *b };
                 dd.map(|x| ((x.win as u64) << x.winshift).to_string())
                     .unwrap_or_default()
             }
@@ -1373,8 +1419,9 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         },
         STcpb | DTcpb => match &tcp {
             Some((_, a, b)) => {
-                let dd = if f == STcpb { Some(*a) } else { *b };
-                opt_u(dd.map(|x| x.seqbase))
+                let dd = if f == STcpb { *a } else { *b };
+                // Debian's ra leaves a zero base sequence blank for IPv4 (not for IPv6).
+                opt_u(dd.map(|x| x.seqbase).filter(|&b| b != 0 || v.kind == '6'))
             }
             None => String::new(),
         },
