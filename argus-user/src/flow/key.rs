@@ -4,7 +4,7 @@
 
 use super::tcp::TcpSeg;
 use super::timeouts;
-use crate::record::{FlowDsr, FlowKey};
+use crate::record::{FlowDsr, FlowKey, NetworkDsr};
 use crate::wire::{self, be16, be32, Decoded, Ipv4, Net};
 
 /// Normalised key bytes as written in the FLOW DSR body (hash key of the flow table).
@@ -77,6 +77,119 @@ pub struct PacketKey<'a> {
     /// argus sets the DIRECTION qualifier bit on keys it reversed for ICMP replies and fragments
     /// (not part of the hash key).
     pub dir_qual: bool,
+    /// A non-first IPv4 fragment: what argus' fragment object accounts.
+    pub frag: Option<FragInfo>,
+}
+
+/// One non-first IPv4 fragment: byte offset, payload length, more-fragments flag.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragInfo {
+    pub offset: u32,
+    pub len: u32,
+    pub more: bool,
+}
+
+/// argus' fragment object (`ArgusFragObject`, `ArgusUpdateFRAGState` in ArgusFrag.c) of a flow
+/// keyed on IPv4 fragments whose first fragment was not matched to it: fragment count, new and
+/// total payload bytes, the datagram length once the last fragment is seen, the largest
+/// fragment and the covered byte ranges. It is written as NETWORK DSR subtype 0x45.
+///
+/// argus merges such flows into their parent when the first fragment was seen and reports
+/// them alone otherwise; the merge is not ported (no capture of the corpus exercises it).
+/// Overlap qualifiers are not kept, and when the covered range is not contiguous argus writes
+/// a heap pointer in the object where we write zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FragState {
+    fragnum: u32,
+    bytes: u32,
+    totbytes: u32,
+    totlen: u16,
+    maxfraglen: u16,
+    /// Disjoint covered ranges, ascending; `n` of them in use.
+    chunks: [(u32, u32); 8],
+    n: u8,
+}
+
+impl FragState {
+    pub fn update(&mut self, f: FragInfo) {
+        let (off, end) = (f.offset, f.offset.saturating_add(f.len));
+        self.totbytes = self.totbytes.wrapping_add(f.len);
+        // New bytes: the part of [off, end) no chunk covers yet.
+        let mut covered = 0u32;
+        for &(s, e) in &self.chunks[..self.n as usize] {
+            let (a, b) = (s.max(off), e.min(end));
+            if a < b {
+                covered += b - a;
+            }
+        }
+        self.bytes = self.bytes.wrapping_add((end - off) - covered);
+        self.insert(off, end);
+        self.fragnum = self.fragnum.wrapping_add(1);
+        if f.len > self.maxfraglen as u32 {
+            self.maxfraglen = f.len as u16;
+        }
+        if !f.more {
+            self.totlen = end as u16;
+        }
+    }
+
+    fn insert(&mut self, mut off: u32, mut end: u32) {
+        let n = self.n as usize;
+        let mut out = [(0u32, 0u32); 8];
+        let mut m = 0;
+        let mut placed = false;
+        for &(s, e) in &self.chunks[..n] {
+            if e < off {
+                out[m] = (s, e);
+                m += 1;
+            } else if end < s {
+                if !placed && m < out.len() {
+                    out[m] = (off, end);
+                    m += 1;
+                    placed = true;
+                }
+                if m < out.len() {
+                    out[m] = (s, e);
+                    m += 1;
+                }
+            } else {
+                off = off.min(s);
+                end = end.max(e);
+            }
+        }
+        if !placed {
+            if m < out.len() {
+                out[m] = (off, end);
+                m += 1;
+            } else if let Some(last) = out.last_mut() {
+                last.1 = last.1.max(end);
+            }
+        }
+        self.chunks = out;
+        self.n = m as u8;
+    }
+
+    /// The NETWORK DSR argus writes: its in-memory object, host (little-endian) order.
+    pub fn to_dsr(&self) -> NetworkDsr {
+        let mut b = Vec::with_capacity(52);
+        b.extend_from_slice(&self.fragnum.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes()); // frag_id: set only on expected fragments
+        b.extend_from_slice(&0u32.to_le_bytes()); // startbytes
+        b.extend_from_slice(&self.bytes.to_le_bytes());
+        b.extend_from_slice(&self.totbytes.to_le_bytes());
+        b.extend_from_slice(&self.totlen.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes()); // currlen
+        b.extend_from_slice(&self.maxfraglen.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes()); // pad
+        b.extend_from_slice(&[0u8; 16]); // parent and next-chunk pointers
+        let (s, e) = if self.n > 0 { self.chunks[0] } else { (0, 0) };
+        b.extend_from_slice(&s.to_le_bytes());
+        b.extend_from_slice(&e.to_le_bytes());
+        NetworkDsr::Other {
+            subtype: 0x45,
+            body: b,
+        }
+    }
 }
 
 impl PacketKey<'_> {
@@ -145,7 +258,7 @@ impl PacketKey<'_> {
 /// Build the key for a decoded frame, or `None` if argus would not model it.
 pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
     match d.net {
-        Net::Ipv4 { off } => match ipv4(frame, off) {
+        Net::Ipv4 { off } => match ipv4(frame, off, d.up) {
             Some(pk) => Some(pk),
             None => ether_key(frame, d, None),
         },
@@ -506,7 +619,8 @@ fn tcp_segment<'a>(pk: &mut PacketKey<'a>, l4b: &'a [u8], len: u32, ip_ecn: u8, 
     pk.payload = l4b.get(thl.min(l4b.len())..).unwrap_or(&[]);
 }
 
-fn ipv4(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
+/// IPv4 at `off`; `up`: where argus' header pointer stopped (user data of fragments).
+fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>> {
     let ip = Ipv4::new(frame.get(off..)?)?;
     if ip.total_len() < 20 {
         return None;
@@ -547,6 +661,14 @@ fn ipv4(frame: &[u8], off: usize) -> Option<PacketKey<'_>> {
         pk.dir_qual = reverse;
         pk.reverse = reverse;
         pk.key = k;
+        pk.frag = Some(FragInfo {
+            offset: frag_off as u32 * 8,
+            len,
+            more: ip.frag_off() & 0x2000 != 0,
+        });
+        // argus takes their user data where its header walk stopped: the IP header, or past
+        // what it took for a GRE header.
+        pk.payload = frame.get(up..).unwrap_or(&[]);
         return Some(pk);
     }
     let mut l4 = off + hlen;
@@ -925,6 +1047,42 @@ mod tests {
         assert_eq!(&pk.key.b[6..12], &[2; 6]);
         assert_eq!(&pk.key.b[12..18], &[3; 6]);
         assert_eq!(&pk.key.b[18..23], b"net1\0");
+    }
+
+    #[test]
+    fn fragment_object_as_argus_writes_it() {
+        // Two trailing fragments of a datagram whose first fragment went elsewhere (erspan.pcap).
+        let mut f = FragState::default();
+        f.update(FragInfo {
+            offset: 1480,
+            len: 1480,
+            more: true,
+        });
+        f.update(FragInfo {
+            offset: 2960,
+            len: 22,
+            more: false,
+        });
+        let NetworkDsr::Other { subtype, body } = f.to_dsr() else {
+            panic!("not a raw DSR");
+        };
+        assert_eq!(subtype, 0x45);
+        let want = hex(concat!(
+            "020000000000000000000000de050000de050000a60b0000c8050000",
+            "00000000000000000000000000000000c8050000a60b0000"
+        ));
+        assert_eq!(body, want);
+        // A repeated fragment adds no new bytes.
+        f.update(FragInfo {
+            offset: 2960,
+            len: 22,
+            more: false,
+        });
+        let NetworkDsr::Other { body, .. } = f.to_dsr() else {
+            panic!("not a raw DSR");
+        };
+        assert_eq!(&body[12..16], &1502u32.to_le_bytes());
+        assert_eq!(&body[16..20], &1524u32.to_le_bytes());
     }
 
     #[test]

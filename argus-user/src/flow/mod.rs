@@ -145,6 +145,8 @@ pub struct Flow {
     pub psize: Option<PsizeDsr>,
     pub src_data: Option<DataDsr>,
     pub dst_data: Option<DataDsr>,
+    /// argus' fragment object, for flows keyed on IPv4 fragments (boxed: rare).
+    pub frag: Option<Box<key::FragState>>,
     pub jit_last_src: Ts,
     pub jit_last_dst: Ts,
     pub jit_src_act: TimeStats,
@@ -181,6 +183,7 @@ impl Flow {
             proto: ProtoState::None,
             src_data: None,
             dst_data: None,
+            frag: None,
             jit_last_src: Ts::default(),
             jit_last_dst: Ts::default(),
             jit_src_act: TimeStats::default(),
@@ -290,6 +293,9 @@ impl Flow {
             },
             ProtoState::Arp { ha } => NetworkDsr::Arp { ha: *ha },
         });
+        if let Some(f) = &self.frag {
+            rec.net = Some(f.to_dsr());
+        }
         rec.vlan = self.vlan;
         rec.mpls = self.mpls;
         if cfg.jitter {

@@ -760,6 +760,10 @@ impl Shard {
             _ => {}
         }
 
+        if let Some(f) = pk.frag {
+            flow.frag.get_or_insert_with(Box::default).update(f);
+        }
+
         // Counters (argus ArgusTallyStats).
         let bytes = d.wire_len as u64;
         let c = if from_src {
@@ -801,7 +805,7 @@ impl Shard {
             }
         }
         // Application bytes and user data (argus ArgusUpdateAppState).
-        if pk.app_len > 0 && !pk.fragment {
+        if pk.app_len > 0 {
             c.appbytes += pk.app_len as u64;
             if cfg.user_len > 0 {
                 let slot = if from_src {

@@ -446,6 +446,7 @@ fn gre(d: &mut Decoded, frame: &[u8], off: usize, depth: u8) {
         }
         _ => {}
     }
+    d.up = p;
     if flags & 7 <= 1 && flags & 0x2000 != 0 {
         // argus steps over a GRE key but subtracts 4 from the header length instead of adding
         // 4: its running length ends up 8 bytes longer than what follows.
