@@ -525,16 +525,21 @@ fn isis_cksum(frame: &[u8], body: usize, this_len: u32) -> u16 {
     let start = body & !1;
     let tlen = this_len.saturating_sub(8) as usize;
     let words = tlen.div_ceil(2);
-    let (mut c0, mut c1) = (0u32, 0u32);
-    for i in 0..words {
+    // Words past the captured frame are zero: they leave c0 alone and add c0 to c1 each, so
+    // they are folded in at once (a bogus length cannot make this loop long).
+    let captured = frame.len().saturating_sub(start).div_ceil(2).min(words);
+    let (mut c0, mut c1) = (0u64, 0u64);
+    for i in 0..captured {
         let o = start + 2 * i;
         let w = u16::from_be_bytes([
             frame.get(o).copied().unwrap_or(0),
             frame.get(o + 1).copied().unwrap_or(0),
         ]);
-        c0 = (c0 + w as u32) % 0xffff;
+        c0 = (c0 + w as u64) % 0xffff;
         c1 = (c1 + c0) % 0xffff;
     }
+    let rest = (words - captured) as u64 % 0xffff;
+    c1 = (c1 + c0 * rest) % 0xffff;
     (c0 | c1) as u16
 }
 
@@ -1029,6 +1034,20 @@ mod tests {
         // argus' isis_cksum over the PDU body from the even address before it.
         assert_eq!(&b[36..40], &[0xbd, 0x77, 0, 0]);
         assert_eq!(pk.app_len, f.len() as u32 - 17);
+    }
+
+    #[test]
+    fn isis_cksum_folds_uncaptured_words() {
+        let f: Vec<u8> = (0..57u8).map(|b| b.wrapping_mul(37)).collect();
+        let mut padded = f.clone();
+        padded.resize(200_000, 0);
+        for this_len in [40u32, 41, 1000, 150_000] {
+            assert_eq!(
+                isis_cksum(&f, 25, this_len),
+                isis_cksum(&padded, 25, this_len),
+                "{this_len}"
+            );
+        }
     }
 
     #[test]
