@@ -22,7 +22,7 @@ pub mod shard;
 
 use crate::capture::{FrameSource, Mapped};
 use crate::flow::key::{classify, PacketKey};
-use crate::flow::table::{key_hash, Emitted, Shard, ShardStats};
+use crate::flow::table::{key_hash, Emitted, Shard, ShardStats, Trigger};
 use crate::flow::ModelConfig;
 use crate::record::{FlowRecord, Ts};
 use crate::wire;
@@ -119,6 +119,10 @@ struct Tag {
 struct Records {
     tags: Vec<Tag>,
     ems: Vec<Emitted>,
+    /// Packets that found their flow expired (see [`merge`]).
+    triggers: Vec<Trigger>,
+    /// Housekeeping ticks processed: (packet index, packet time µs).
+    ticks: Vec<(u64, i64)>,
 }
 
 impl Records {
@@ -298,6 +302,9 @@ fn worker(
                                 }
                                 None => shard.stats.unmodelled += 1,
                             }
+                            if !shard.triggers.is_empty() {
+                                outs.triggers.append(&mut shard.triggers);
+                            }
                             outs.tag_new(|k, _| Tag {
                                 idx: f.idx,
                                 phase: 0,
@@ -311,6 +318,7 @@ fn worker(
                         }
                         Item::Tick { idx, now } => {
                             let from = outs.len();
+                            outs.ticks.push((idx, now.as_micros()));
                             shard.tick(now, &mut outs.ems);
                             outs.tag_new(|k, em| Tag {
                                 idx,
@@ -328,7 +336,7 @@ fn worker(
                     }
                 }
                 pre_store = reuse(pre);
-                if outs.len() > 0 {
+                if outs.len() > 0 || !outs.ticks.is_empty() || !outs.triggers.is_empty() {
                     let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
                 }
                 let _ = tx.send((w, MergeMsg::Progress(last)));
@@ -492,30 +500,33 @@ pub fn run(
 #[derive(Default)]
 struct Stream {
     bufs: std::collections::VecDeque<Records>,
+    /// Read position in `bufs[0]`.
     pos: usize,
     progress: Option<Tag>,
     done: bool,
 }
 
-impl Stream {
-    fn head(&self) -> Option<Tag> {
-        self.bufs
-            .front()
-            .and_then(|b| b.tags.get(self.pos))
-            .copied()
-    }
-
-    fn advance(&mut self) {
-        self.pos += 1;
-        if self.bufs.front().is_some_and(|b| self.pos >= b.len()) {
-            self.bufs.pop_front();
-            self.pos = 0;
-        }
-    }
+/// A record of a merge window: its (possibly corrected) tag and where it is.
+struct Ref {
+    tag: Tag,
+    w: usize,
+    buf: usize,
+    i: usize,
 }
 
-/// The merger: a k-way merge of the workers' record streams (each already in tag order), so
-/// records are never moved once received; sequence numbers are assigned in merged order.
+/// The merger: merges the workers' record streams in argus' order, assigns sequence numbers,
+/// and hands records to the sink without moving them.
+///
+/// Records are released one *window* at a time: everything up to a housekeeping tick, once
+/// every worker has processed that tick. Within a window the merger corrects one thing the
+/// shards cannot know. argus keeps one status queue for all flows; when a packet finds its
+/// flow's interval expired and that flow is not the queue's oldest, argus reports every expired
+/// flow there and then. A shard sees only its own queue, so flows of other shards that expired
+/// by then would be reported later (at their next packet or tick) and receive later sequence
+/// numbers. Every status report due to expiry carries the moment it became due, and shards
+/// report every such packet ([`Trigger`]); replaying the window's triggers in packet order
+/// over all shards' expired reports puts each report at the instant argus would have written
+/// it. With that, the records do not depend on the number of workers.
 fn merge(
     n: usize,
     rx: Receiver<(usize, MergeMsg)>,
@@ -528,11 +539,17 @@ fn merge(
     let mut seqs: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
     let mut next_seq: u32 = 1;
     let mut written: u64 = 0;
+    // Housekeeping ticks not yet closed (every worker sees all of them; worker 0's are kept).
+    let mut ticks: std::collections::VecDeque<(u64, i64)> = Default::default();
+    let mut triggers: Vec<Trigger> = Vec::new();
     let mut all_done = false;
     loop {
-        let msg = if all_done { None } else { rx.recv().ok() };
-        match msg {
-            Some((w, MergeMsg::Records(v))) => {
+        match if all_done { None } else { rx.recv().ok() } {
+            Some((w, MergeMsg::Records(mut v))) => {
+                triggers.append(&mut v.triggers);
+                if w == 0 {
+                    ticks.extend(v.ticks.drain(..));
+                }
                 if v.len() > 0 {
                     streams[w].bufs.push_back(v);
                 }
@@ -544,52 +561,178 @@ fn merge(
             }
             None => all_done = true,
         }
-        // Everything before the slowest worker's progress is final.
-        let floor = streams
-            .iter()
-            .filter(|s| !s.done && !all_done)
-            .map(|s| s.progress.map_or(0, |t| t.idx))
-            .min();
-        loop {
-            let mut best: Option<(Tag, usize)> = None;
-            for (w, st) in streams.iter().enumerate() {
-                if let Some(t) = st.head() {
-                    if best.is_none_or(|b| (t, w) < b) {
-                        best = Some((t, w));
-                    }
-                }
-            }
-            let Some((tag, w)) = best else { break };
-            if floor.is_some_and(|f| tag.idx >= f) {
+        // Close every window whose tick all workers have passed.
+        while let Some(&(tidx, _)) = ticks.front() {
+            let end = Tag {
+                idx: tidx,
+                phase: 1,
+                sub: u64::MAX,
+            };
+            let passed = all_done
+                || streams
+                    .iter()
+                    .all(|s| s.done || s.progress.is_some_and(|p| p >= end));
+            if !passed {
                 break;
             }
-            let st = &mut streams[w];
-            let pos = st.pos;
-            if let Some(em) = st.bufs.front_mut().and_then(|b| b.ems.get_mut(pos)) {
-                let (slot, gen) = (em.flow_id as u32 as usize, (em.flow_id >> 32) as u32);
-                let table = &mut seqs[w];
-                if em.first {
-                    em.rec.seq = next_seq;
-                    if table.len() <= slot {
-                        table.resize(slot + 1, (u32::MAX, 0));
-                    }
-                    table[slot] = (gen, next_seq);
-                    next_seq = next_seq.wrapping_add(1).max(1);
-                } else if let Some(&(g, s)) = table.get(slot) {
-                    if g == gen {
-                        em.rec.seq = s;
-                    }
+            ticks.pop_front();
+            let mut emit = |r: &Ref, streams: &mut [Stream]| {
+                if let Some(em) = streams[r.w]
+                    .bufs
+                    .get_mut(r.buf)
+                    .and_then(|b| b.ems.get_mut(r.i))
+                {
+                    assign_seq(em, &mut seqs[r.w], &mut next_seq);
+                    written += 1;
+                    let _ = sink.flow(&em.rec);
                 }
-                written += 1;
-                let _ = sink.flow(&em.rec);
-            }
-            st.advance();
+            };
+            close_window(&mut streams, end, &mut triggers, &mut emit);
         }
         if all_done {
+            let end = Tag {
+                idx: u64::MAX,
+                phase: u8::MAX,
+                sub: u64::MAX,
+            };
+            let mut emit = |r: &Ref, streams: &mut [Stream]| {
+                if let Some(em) = streams[r.w]
+                    .bufs
+                    .get_mut(r.buf)
+                    .and_then(|b| b.ems.get_mut(r.i))
+                {
+                    assign_seq(em, &mut seqs[r.w], &mut next_seq);
+                    written += 1;
+                    let _ = sink.flow(&em.rec);
+                }
+            };
+            close_window(&mut streams, end, &mut triggers, &mut emit);
             break;
         }
     }
     (stats, written)
+}
+
+/// Give a record its flow's sequence number (a new one for a flow's first record).
+fn assign_seq(em: &mut Emitted, table: &mut Vec<(u32, u32)>, next_seq: &mut u32) {
+    let (slot, gen) = (em.flow_id as u32 as usize, (em.flow_id >> 32) as u32);
+    if em.first {
+        em.rec.seq = *next_seq;
+        if table.len() <= slot {
+            table.resize(slot + 1, (u32::MAX, 0));
+        }
+        table[slot] = (gen, *next_seq);
+        *next_seq = next_seq.wrapping_add(1).max(1);
+    } else if let Some(&(g, s)) = table.get(slot) {
+        if g == gen {
+            em.rec.seq = s;
+        }
+    }
+}
+
+/// Release every record tagged up to `end`, in argus' order (see [`merge`]).
+fn close_window(
+    streams: &mut [Stream],
+    end: Tag,
+    triggers: &mut Vec<Trigger>,
+    emit: &mut dyn FnMut(&Ref, &mut [Stream]),
+) {
+    let mut refs: Vec<Ref> = Vec::new();
+    let mut stop: Vec<(usize, usize)> = Vec::with_capacity(streams.len());
+    for (w, st) in streams.iter().enumerate() {
+        let (mut buf, mut i) = (0, st.pos);
+        while let Some(b) = st.bufs.get(buf) {
+            match b.tags.get(i) {
+                Some(&tag) if tag <= end => {
+                    refs.push(Ref { tag, w, buf, i });
+                    i += 1;
+                }
+                Some(_) => break,
+                None => {
+                    buf += 1;
+                    i = 0;
+                }
+            }
+        }
+        stop.push((buf, i));
+    }
+    // Expired reports (window index, due time, queue position) in queue order; other records
+    // of a packet go after its reports.
+    let mut due: Vec<(usize, i64, u64)> = Vec::new();
+    for (k, r) in refs.iter_mut().enumerate() {
+        let e = &streams[r.w].bufs[r.buf].ems[r.i];
+        if r.tag.phase <= 1 && e.due_us != 0 {
+            due.push((k, e.due_us, e.queued_at));
+        } else if r.tag.phase == 0 {
+            r.tag.sub |= 1 << 63;
+        }
+    }
+    due.sort_by_key(|d| d.2);
+    let mut placed = vec![false; due.len()];
+    let mut mine: Vec<Trigger> = Vec::new();
+    triggers.retain(|t| {
+        let now = t.idx <= end.idx;
+        if now {
+            mine.push(*t);
+        }
+        !now
+    });
+    mine.sort_by_key(|t| t.idx);
+    let mut rank = 0u64;
+    for t in &mine {
+        // A flow argus already reported here sits on a timeout queue by now: its packet does
+        // not look at the status queue at all.
+        let reported = due
+            .iter()
+            .zip(&placed)
+            .any(|(d, &p)| p && d.2 == t.queued_at);
+        if reported {
+            continue;
+        }
+        let is_due = |d: &(usize, i64, u64)| d.1 <= t.now_us && d.2 < t.idx;
+        // argus reports all expired flows only when this packet's flow is not the oldest.
+        let pass = due
+            .iter()
+            .zip(&placed)
+            .any(|(d, &p)| !p && is_due(d) && d.2 < t.queued_at);
+        for (j, d) in due.iter().enumerate() {
+            if !placed[j] && ((pass && is_due(d)) || (!pass && d.2 == t.queued_at)) {
+                placed[j] = true;
+                refs[d.0].tag = Tag {
+                    idx: t.idx,
+                    phase: 0,
+                    sub: rank,
+                };
+                rank += 1;
+            }
+        }
+    }
+    // The rest were reported by the tick that closes the window (or, in the last window, at
+    // the end of input), in queue order.
+    for (j, d) in due.iter().enumerate() {
+        if !placed[j] {
+            let t = &mut refs[d.0].tag;
+            if end.phase == 1 {
+                (t.idx, t.phase) = (end.idx, 1);
+            }
+            t.sub = rank;
+            rank += 1;
+        }
+    }
+    refs.sort_by_key(|r| (r.tag, r.w));
+    for r in &refs {
+        emit(r, streams);
+    }
+    for (st, (buf, i)) in streams.iter_mut().zip(stop) {
+        for _ in 0..buf {
+            st.bufs.pop_front();
+        }
+        st.pos = i;
+        if st.bufs.front().is_some_and(|b| st.pos >= b.len()) {
+            st.bufs.pop_front();
+            st.pos = 0;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -602,6 +745,7 @@ mod tests {
             first: false,
             flow_id,
             queued_at: 0,
+            due_us: 0,
         }
     }
 

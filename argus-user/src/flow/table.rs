@@ -63,6 +63,23 @@ pub struct Emitted {
     pub flow_id: u64,
     /// Packet index at which the flow was last put on the status queue (argus queue order).
     pub queued_at: u64,
+    /// For a status report of a flow whose interval expired: the packet time (µs) at which it
+    /// became due (queue time + status interval). 0 for other records (TCP restarts, end of
+    /// input). The merger uses it to put the report where argus' single queue would have.
+    pub due_us: i64,
+}
+
+/// A packet that found its flow's status interval expired: where argus checks whether the
+/// flow is the head of its (single, global) status queue and, if not, reports every expired
+/// flow. A shard only sees its own queue, so it reports these to the merger, which decides
+/// with all shards' reports at hand (`engine::merge`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    /// Packet index.
+    pub idx: u64,
+    pub now_us: i64,
+    /// Queue position (`Emitted::queued_at`) of the packet's flow.
+    pub queued_at: u64,
 }
 
 /// Counters the sensor reports.
@@ -309,6 +326,8 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Index of the packet being processed (for queue order tags).
     pub cur_idx: u64,
+    /// Packets that found their flow expired since the caller last drained this.
+    pub triggers: Vec<Trigger>,
 }
 
 impl Shard {
@@ -325,6 +344,7 @@ impl Shard {
             tq_order: Vec::new(),
             stats: ShardStats::default(),
             cur_idx: 0,
+            triggers: Vec::new(),
         }
     }
 
@@ -441,6 +461,17 @@ impl Shard {
         self.emit(i, cause, out);
     }
 
+    /// [`Shard::send`] of a flow whose status interval expired.
+    fn send_due(&mut self, i: u32, out: &mut Vec<Emitted>) {
+        let n = out.len();
+        let c = self.flows[i as usize].cause;
+        self.send(i, c, out);
+        if let Some(e) = out.get_mut(n) {
+            let l = &self.links[i as usize];
+            e.due_us = l.qtime.as_micros() + self.cfg.status_interval_us;
+        }
+    }
+
     /// Build flow `i`'s record with `cause` and hand it to the merger.
     fn emit(&mut self, i: u32, cause: u8, out: &mut Vec<Emitted>) {
         let f = &mut self.flows[i as usize];
@@ -454,6 +485,7 @@ impl Shard {
             first,
             flow_id: ((self.gens[i as usize] as u64) << 32) | i as u64,
             queued_at,
+            due_us: 0,
         });
     }
 
@@ -492,11 +524,10 @@ impl Shard {
             if h == NIL || !Self::timed_out(now, self.links[h as usize].qtime, us) {
                 break;
             }
-            self.unlink(h);
             if !self.flows[h as usize].written {
-                let c = self.flows[h as usize].cause;
-                self.send(h, c, out);
+                self.send_due(h, out);
             }
+            self.unlink(h);
             let to = self.flows[h as usize].timeout.min(u16::MAX as u32) as u16;
             if to > 0 {
                 self.push(h, to, now);
@@ -560,13 +591,17 @@ impl Shard {
                 let l = self.links[i as usize];
                 if l.queue == STATUS_Q {
                     if Self::timed_out(now, l.qtime, us) {
+                        self.triggers.push(Trigger {
+                            idx,
+                            now_us: now.as_micros(),
+                            queued_at: l.qidx,
+                        });
                         if self.queues[STATUS_Q as usize].head != i {
                             self.process_status_queue(now, out);
                         }
                         if self.links[i as usize].queue == STATUS_Q {
                             if !self.flows[i as usize].written {
-                                let c = self.flows[i as usize].cause;
-                                self.send(i, c, out);
+                                self.send_due(i, out);
                             }
                             self.unlink(i);
                         } else {
