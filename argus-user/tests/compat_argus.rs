@@ -213,10 +213,10 @@ fn report(label: &str, total: Tally, per: &[(String, Tally)]) -> (f64, f64) {
 
 /// Floors below which the test fails: the agreement measured when this test was last tightened
 /// (see docs/compat.md for what still differs and why). Raise them as differences are fixed.
-const FLOOR_CORE: f64 = 99.45;
-const FLOOR_WHOLE: f64 = 99.2;
-const FLOOR_CORE_EXT: f64 = 99.45;
-const FLOOR_WHOLE_EXT: f64 = 99.15;
+const FLOOR_CORE: f64 = 99.7;
+const FLOOR_WHOLE: f64 = 99.6;
+const FLOOR_CORE_EXT: f64 = 99.7;
+const FLOOR_WHOLE_EXT: f64 = 99.6;
 
 #[test]
 fn agreement_default_options() {
