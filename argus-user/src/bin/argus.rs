@@ -1,101 +1,205 @@
 //! `argus`: the flow sensor. This build reads captures (`-r`); live capture follows.
+//! Configuration: `/etc/argus.conf` (unless `-X`), `-F` files, then the flags (`argus::config`).
 //!
 //! Exit status: 0 success; 1 usage or output error; 2 an input was damaged or unreadable
 //! (records of everything read before the damage were still written).
 use argus::capture;
+use argus::config::{self, CaptureMethod, SensorConfig, XdpMode};
 use argus::engine::{self, EngineConfig};
-use argus::flow::ModelConfig;
 use argus::output::StreamWriter;
-use argus::record::SrcId;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: argus [-X] [-r file ...] [-w file|-] [-e srcid] [-S secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [--workers N]";
+const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [filter expression]";
 
-fn parse_srcid(s: &str) -> Result<SrcId, String> {
-    let t = s.trim_matches('"');
-    if let Ok(a) = t.parse::<std::net::Ipv4Addr>() {
-        return Ok(SrcId::Ipv4(u32::from(a)));
-    }
-    if let Ok(v) = t.parse::<u32>() {
-        return Ok(SrcId::Int(v));
-    }
-    if s.starts_with('"') && t.len() <= 4 {
-        let mut b = [0u8; 4];
-        b[..t.len()].copy_from_slice(t.as_bytes());
-        return Ok(SrcId::Str(b));
-    }
-    Err(format!(
-        "argus: invalid source id '{s}' (IPv4 address, integer or \"four\" characters)"
-    ))
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut inputs: Vec<String> = Vec::new();
-    let mut output: Option<String> = None;
-    let mut model = ModelConfig::default();
-    let mut workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(4);
+/// The command line over the configuration files: `-X` and `-F` first (files are read before
+/// any flag applies, so flags win), then every other flag in order.
+fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
+    let mut cfg = SensorConfig::default();
+    let mut warnings = Vec::new();
+    let takes_value = |a: &str| {
+        matches!(
+            a,
+            "-r" | "-w"
+                | "-e"
+                | "-S"
+                | "-M"
+                | "-U"
+                | "-i"
+                | "-P"
+                | "-B"
+                | "-F"
+                | "--workers"
+                | "--capture"
+                | "--xdp-mode"
+        )
+    };
+    let mut conf_files = Vec::new();
+    let mut skip_default = false;
     let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-X" => skip_default = true,
+            "-F" => conf_files.extend(args.get(i + 1).cloned()),
+            "-" => break,
+            _ => {}
+        }
+        i += if takes_value(&args[i]) { 2 } else { 1 };
+    }
+    if !skip_default && std::path::Path::new(config::DEFAULT_CONF).exists() {
+        warnings.extend(
+            cfg.apply_conf_file(std::path::Path::new(config::DEFAULT_CONF))
+                .map_err(|e| format!("argus: {e}"))?,
+        );
+    }
+    for f in &conf_files {
+        warnings.extend(
+            cfg.apply_conf_file(std::path::Path::new(f))
+                .map_err(|e| format!("argus: {e}"))?,
+        );
+    }
+    let mut i = 0;
+    let mut output_flag = false;
     let need = |i: &mut usize, flag: &str| -> Result<String, String> {
         *i += 1;
         args.get(*i)
             .cloned()
             .ok_or_else(|| format!("argus: option {flag} needs a value\n{USAGE}"))
     };
-    let res: Result<(), String> = (|| {
-        while i < args.len() {
-            let a = args[i].as_str();
-            match a {
-                "-r" => inputs.push(need(&mut i, a)?),
-                "-w" => output = Some(need(&mut i, a)?),
-                "-e" => model.srcid = parse_srcid(&need(&mut i, a)?)?,
-                "-S" => {
-                    let v = need(&mut i, a)?;
-                    let secs: f64 = v
-                        .parse()
-                        .map_err(|_| format!("argus: -S: bad interval '{v}'"))?;
-                    if secs.is_nan() || secs < 0.0 {
-                        return Err(format!("argus: -S: bad interval '{v}'"));
-                    }
-                    model.status_interval_us = (secs * 1e6) as i64;
-                }
-                "-U" => {
-                    let v = need(&mut i, a)?;
-                    model.user_len = v
-                        .parse()
-                        .map_err(|_| format!("argus: -U: bad length '{v}'"))?;
-                }
-                "--workers" => {
-                    let v = need(&mut i, a)?;
-                    workers = v
-                        .parse()
-                        .map_err(|_| format!("argus: --workers: bad count '{v}'"))?;
-                }
-                "-m" => model.mac = true,
-                "-A" => model.appbytes = true,
-                "-J" => model.jitter = true,
-                "-Z" => model.psize = true,
-                "-R" | "-X" | "-d" => {}
-                "-h" | "--help" => return Err(USAGE.to_string()),
-                _ => return Err(format!("argus: unknown option '{a}'\n{USAGE}")),
+    let mut filter_words: Vec<String> = Vec::new();
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "-r" => cfg.inputs.push(need(&mut i, a)?),
+            "-i" => cfg.interfaces.push(need(&mut i, a)?),
+            "-w" => {
+                cfg.output = Some(need(&mut i, a)?);
+                output_flag = true;
             }
-            i += 1;
+            "-e" => {
+                let v = need(&mut i, a)?;
+                cfg.model.srcid = config::parse_srcid(&v).map_err(|e| format!("argus: -e: {e}"))?
+            }
+            "-S" => {
+                let v = need(&mut i, a)?;
+                cfg.model.status_interval_us =
+                    config::parse_interval_us(&v).map_err(|e| format!("argus: -S: {e}"))?;
+            }
+            "-M" => {
+                let v = need(&mut i, a)?;
+                let us = config::parse_interval_us(&v).map_err(|e| format!("argus: -M: {e}"))?;
+                if us < 1_000_000 {
+                    return Err(format!("argus: -M: '{v}' is shorter than one second"));
+                }
+                cfg.mar_interval_s = (us / 1_000_000) as u32;
+            }
+            "-U" => {
+                let v = need(&mut i, a)?;
+                cfg.model.user_len = v
+                    .parse()
+                    .map_err(|_| format!("argus: -U: bad length '{v}'"))?;
+            }
+            "-P" => {
+                let v = need(&mut i, a)?;
+                cfg.access_port = Some(
+                    v.parse()
+                        .map_err(|_| format!("argus: -P: bad port '{v}'"))?,
+                );
+            }
+            "-B" => {
+                let v = need(&mut i, a)?;
+                cfg.bind_ip = Some(
+                    v.parse()
+                        .map_err(|_| format!("argus: -B: bad address '{v}'"))?,
+                );
+            }
+            "--workers" => {
+                let v = need(&mut i, a)?;
+                cfg.workers = v
+                    .parse()
+                    .ok()
+                    .filter(|&n: &usize| (1..=256).contains(&n))
+                    .ok_or_else(|| format!("argus: --workers: bad count '{v}'"))?;
+            }
+            "--capture" => {
+                cfg.capture = match need(&mut i, a)?.as_str() {
+                    "xdp" => CaptureMethod::Xdp,
+                    "afpacket" => CaptureMethod::AfPacket,
+                    v => return Err(format!("argus: --capture: '{v}' is not xdp or afpacket")),
+                }
+            }
+            "--xdp-mode" => {
+                cfg.xdp_mode = match need(&mut i, a)?.as_str() {
+                    "native" => XdpMode::Native,
+                    "skb" => XdpMode::Skb,
+                    v => return Err(format!("argus: --xdp-mode: '{v}' is not native or skb")),
+                }
+            }
+            "-F" => {
+                need(&mut i, a)?;
+            }
+            "-m" => cfg.model.mac = true,
+            "-A" => cfg.model.appbytes = true,
+            "-J" => cfg.model.jitter = true,
+            "-Z" => cfg.model.psize = true,
+            "-p" => cfg.promiscuous = false,
+            "-R" | "-X" | "-d" => {}
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            "-" => {
+                filter_words.extend(args[i + 1..].iter().cloned());
+                break;
+            }
+            _ if a.starts_with('-') => return Err(format!("argus: unknown option '{a}'\n{USAGE}")),
+            _ => {
+                filter_words.extend(args[i..].iter().cloned());
+                break;
+            }
         }
-        Ok(())
-    })();
-    if let Err(e) = res {
-        eprintln!("{e}");
+        i += 1;
+    }
+    if !filter_words.is_empty() {
+        cfg.filter = Some(filter_words.join(" "));
+    }
+    // argus: ARGUS_OUTPUT_FILE applies only when no -w is given; reading files with neither
+    // writes to standard output.
+    if !output_flag && !cfg.inputs.is_empty() && cfg.interfaces.is_empty() {
+        cfg.output = None;
+    }
+    Ok((cfg, warnings))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cfg, warnings) = match configure(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    for w in &warnings {
+        eprintln!("argus: warning: {w}");
+    }
+    if let Some(f) = &cfg.filter {
+        eprintln!("argus: filter '{f}': sensor filters are not supported yet; refusing to start rather than capture unfiltered");
         return ExitCode::from(1);
     }
-    if inputs.is_empty() {
+    if !cfg.interfaces.is_empty() {
         eprintln!(
-            "argus: no input: give -r FILE (live capture arrives with the next release)\n{USAGE}"
+            "argus: live capture (-i {}) is not built yet; read capture files with -r",
+            cfg.interfaces.join(" -i ")
         );
         return ExitCode::from(1);
     }
+    if cfg.access_port.is_some() {
+        eprintln!("argus: -P/ARGUS_ACCESS_PORT: serving clients over TCP is not built yet");
+        return ExitCode::from(1);
+    }
+    let inputs = cfg.inputs.clone();
+    if inputs.is_empty() {
+        eprintln!("argus: no input: give -r FILE\n{USAGE}");
+        return ExitCode::from(1);
+    }
+    let (model, workers, output) = (cfg.model.clone(), cfg.workers, cfg.output.clone());
     let out_path = output.unwrap_or_else(|| "-".to_string());
     let mut damaged = false;
     let mut sources = Vec::new();
