@@ -11,6 +11,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 
+#[cfg(target_os = "linux")]
+pub mod afpacket;
 mod input;
 mod pcap;
 mod pcapng;

@@ -20,7 +20,9 @@
 
 pub mod shard;
 
-use crate::capture::{FrameSource, Mapped};
+#[cfg(target_os = "linux")]
+use crate::capture::afpacket::{AfPacket, LiveStats};
+use crate::capture::{FrameMeta, FrameSource, Mapped};
 use crate::flow::key::{classify, PacketKey};
 use crate::flow::table::{key_hash, Emitted, Shard, ShardStats, Trigger};
 use crate::flow::ModelConfig;
@@ -369,11 +371,112 @@ impl Emitted {
     }
 }
 
-/// Run the engine over `sources` in order, writing records to `sink`.
-pub fn run(
+/// The reader side of the engine: turns frames into per-worker batches, runs argus' clock and
+/// hands batches to the workers. Offline and live sources both feed it.
+struct Feeder<'a> {
+    n: usize,
+    batches: Vec<Batch>,
+    clock: Clock,
+    idx: u64,
+    wtx: Vec<Sender<WorkerMsg>>,
+    pool: &'a Receiver<Batch>,
+    packets: u64,
+    bytes: u64,
+}
+
+impl Feeder<'_> {
+    /// One frame: pick its worker, append it (a reference into `map` when the bytes lie in
+    /// it, else a copy), run the clock on its time.
+    fn frame(&mut self, meta: &FrameMeta, data: &[u8], map: Option<&Arc<Mapped>>) {
+        self.idx += 1;
+        self.packets += 1;
+        self.bytes += meta.len as u64;
+        let idx = self.idx;
+        let ts = Ts {
+            sec: meta.ts_sec as u32,
+            usec: meta.ts_nsec / 1000,
+        };
+        let w = if self.n > 1 {
+            shard::frame_shard_hash(meta.linktype, data, meta.len) as usize % self.n
+        } else {
+            0
+        };
+        let b = &mut self.batches[w];
+        let (start, caplen) = (b.data.len() as u64, data.len() as u32);
+        let in_map = map.and_then(|m| {
+            let off = (data.as_ptr() as usize).wrapping_sub(m.as_ptr() as usize);
+            (off + data.len() <= m.len()).then_some((m, off))
+        });
+        let (start, map_i) = match in_map {
+            Some((m, off)) => {
+                if !b.maps.last().is_some_and(|x| Arc::ptr_eq(x, m)) {
+                    b.maps.push(Arc::clone(m));
+                }
+                (off as u64, (b.maps.len() - 1) as u32)
+            }
+            None => {
+                b.data.extend_from_slice(data);
+                (start, COPIED)
+            }
+        };
+        b.items.push(Item::Frame(FrameRef {
+            idx,
+            ts,
+            linktype: meta.linktype,
+            len: meta.len,
+            start,
+            caplen,
+            map: map_i,
+        }));
+        self.clock_at(ts);
+        // Ticks must not pile up in idle workers' batches.
+        for k in 0..self.n {
+            let b = &self.batches[k];
+            if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
+                self.send(k);
+            }
+        }
+    }
+
+    /// Run argus' 200 ms clock at `now`: a tick goes to every worker.
+    fn clock_at(&mut self, now: Ts) {
+        if self.clock.tick(now) {
+            let idx = self.idx;
+            for b in self.batches.iter_mut() {
+                b.items.push(Item::Tick { idx, now });
+            }
+        }
+    }
+
+    fn send(&mut self, k: usize) {
+        let full = std::mem::replace(&mut self.batches[k], Batch::recycled(self.pool));
+        let _ = self.wtx[k].send(WorkerMsg::Batch(full));
+    }
+
+    /// Hand every non-empty batch to its worker now (live capture: bounded latency).
+    fn flush(&mut self) {
+        for k in 0..self.n {
+            if !self.batches[k].items.is_empty() {
+                self.send(k);
+            }
+        }
+    }
+
+    /// End of input: the last batches, then every worker flushes its flows.
+    fn finish(mut self) {
+        self.flush();
+        for tx in &self.wtx {
+            let _ = tx.send(WorkerMsg::End);
+        }
+    }
+}
+
+/// Start the workers and the merger, let `feed` push frames through a [`Feeder`] on this
+/// thread, then end the input and collect the counts.
+fn run_with(
     cfg: &EngineConfig,
-    sources: Vec<Box<dyn FrameSource>>,
     sink: &mut dyn RecordSink,
+    feed: impl FnOnce(&mut Feeder, &mut RunReport),
 ) -> RunReport {
     let n = cfg.workers.max(1);
     let mut report = RunReport::default();
@@ -394,22 +497,51 @@ pub fn run(
 
         // Merger on its own thread; the reader runs here.
         let merger = s.spawn(move || merge(n, mrx, sink));
+        let mut feeder = Feeder {
+            n,
+            batches: (0..n).map(|_| Batch::new()).collect(),
+            clock: Clock { timer: None },
+            idx: 0,
+            wtx,
+            pool: &pool_rx,
+            packets: 0,
+            bytes: 0,
+        };
+        feed(&mut feeder, &mut report);
+        report.packets = feeder.packets;
+        report.bytes = feeder.bytes;
+        feeder.finish();
+        let (stats, records) = merger.join().unwrap_or_default();
+        for st in stats {
+            report.flows += st.flows_created;
+            report.unmodelled += st.unmodelled;
+        }
+        report.records = records;
+    });
+    report
+}
 
-        let mut batches: Vec<Batch> = (0..n).map(|_| Batch::new()).collect();
-        let mut clock = Clock { timer: None };
-        let mut idx: u64 = 0;
+/// Run the engine over `sources` in order, writing records to `sink`.
+pub fn run(
+    cfg: &EngineConfig,
+    sources: Vec<Box<dyn FrameSource>>,
+    sink: &mut dyn RecordSink,
+) -> RunReport {
+    run_with(cfg, sink, |feed, report| {
         for mut src in sources {
             let map = src.mapping().cloned();
+            let mut k: u32 = 0;
             loop {
                 // Warnings are collected now and then and before an error, so they keep their
                 // order without a call per frame.
-                if idx & 0x3ff == 0 {
+                k = k.wrapping_add(1);
+                if k & 0x3ff == 0 {
                     report
                         .warnings
                         .extend(src.take_warnings().iter().map(|w| w.to_string()));
                 }
-                let (meta, data) = match src.next_frame() {
-                    Ok(Some(x)) => x,
+                match src.next_frame() {
+                    Ok(Some((meta, data))) => feed.frame(&meta, data, map.as_ref()),
                     Ok(None) => {
                         report
                             .warnings
@@ -423,79 +555,60 @@ pub fn run(
                         report.errors.push(e.to_string());
                         break;
                     }
-                };
-                idx += 1;
-                report.packets += 1;
-                report.bytes += meta.len as u64;
-                let ts = Ts {
-                    sec: meta.ts_sec as u32,
-                    usec: meta.ts_nsec / 1000,
-                };
-                let w = if n > 1 {
-                    shard::frame_shard_hash(meta.linktype, data, meta.len) as usize % n
-                } else {
-                    0
-                };
-                {
-                    let b = &mut batches[w];
-                    let (start, caplen) = (b.data.len() as u64, data.len() as u32);
-                    let in_map = map.as_ref().and_then(|m| {
-                        let off = (data.as_ptr() as usize).wrapping_sub(m.as_ptr() as usize);
-                        (off + data.len() <= m.len()).then_some((m, off))
-                    });
-                    let (start, map_i) = match in_map {
-                        Some((m, off)) => {
-                            if !b.maps.last().is_some_and(|x| Arc::ptr_eq(x, m)) {
-                                b.maps.push(Arc::clone(m));
-                            }
-                            (off as u64, (b.maps.len() - 1) as u32)
-                        }
-                        None => {
-                            b.data.extend_from_slice(data);
-                            (start, COPIED)
-                        }
-                    };
-                    b.items.push(Item::Frame(FrameRef {
-                        idx,
-                        ts,
-                        linktype: meta.linktype,
-                        len: meta.len,
-                        start,
-                        caplen,
-                        map: map_i,
-                    }));
-                }
-                if clock.tick(ts) {
-                    for b in batches.iter_mut() {
-                        b.items.push(Item::Tick { idx, now: ts });
-                    }
-                }
-                // Ticks must not pile up in idle workers' batches.
-                for (k, b) in batches.iter_mut().enumerate() {
-                    if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
-                        let full = std::mem::replace(b, Batch::recycled(&pool_rx));
-                        let _ = wtx[k].send(WorkerMsg::Batch(full));
-                    }
                 }
             }
         }
-        for (k, b) in batches.into_iter().enumerate() {
-            if !b.items.is_empty() {
-                let _ = wtx[k].send(WorkerMsg::Batch(b));
-            }
-            let _ = wtx[k].send(WorkerMsg::End);
-        }
-        drop(wtx);
-        let (stats, records) = merger.join().unwrap_or_default();
-        for st in stats {
-            report.flows += st.flows_created;
-            report.unmodelled += st.unmodelled;
-        }
-        report.records = records;
-    });
-    report
+    })
 }
 
+/// Counters of a live capture socket, by interface.
+#[cfg(target_os = "linux")]
+#[derive(Clone, Debug, Default)]
+pub struct LiveReport {
+    pub iface: String,
+    pub stats: LiveStats,
+}
+
+/// Run the engine on live sockets until `stop` is set (SIGINT/SIGTERM), then report every flow
+/// and return. The clock also runs on the wall clock while no packet arrives, so idle flows
+/// are reported and forgotten on time.
+#[cfg(target_os = "linux")]
+pub fn run_live(
+    cfg: &EngineConfig,
+    sources: &mut [AfPacket],
+    sink: &mut dyn RecordSink,
+    stop: &std::sync::atomic::AtomicBool,
+    live: &mut Vec<LiveReport>,
+) -> RunReport {
+    use std::sync::atomic::Ordering;
+    let wait = std::time::Duration::from_millis((50 / sources.len().max(1)).max(1) as u64);
+    let report = run_with(cfg, sink, |feed, report| {
+        while !stop.load(Ordering::Relaxed) {
+            for src in sources.iter_mut() {
+                let mut deliver = |meta: FrameMeta, data: &[u8]| feed.frame(&meta, data, None);
+                if let Err(e) = src.poll(wait, &mut deliver) {
+                    report.errors.push(format!("{}: {e}", src.name()));
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            feed.clock_at(crate::output::now());
+            feed.flush();
+        }
+        // Frames already in the rings when the stop came are still accounted.
+        for src in sources.iter_mut() {
+            let mut deliver = |meta: FrameMeta, data: &[u8]| feed.frame(&meta, data, None);
+            let _ = src.poll(std::time::Duration::ZERO, &mut deliver);
+        }
+    });
+    live.clear();
+    for src in sources.iter_mut() {
+        live.push(LiveReport {
+            iface: src.name().to_string(),
+            stats: src.stats(),
+        });
+    }
+    report
+}
 /// One worker's records as received: batches in order, each sorted by tag, with a read cursor.
 #[derive(Default)]
 struct Stream {
