@@ -8,6 +8,7 @@ use argus::config::{self, CaptureMethod, SensorConfig, XdpMode};
 use argus::engine::{self, EngineConfig};
 use argus::output::StreamWriter;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [filter expression]";
 
@@ -183,16 +184,16 @@ fn main() -> ExitCode {
         eprintln!("argus: filter '{f}': sensor filters are not supported yet; refusing to start rather than capture unfiltered");
         return ExitCode::from(1);
     }
-    if !cfg.interfaces.is_empty() {
-        eprintln!(
-            "argus: live capture (-i {}) is not built yet; read capture files with -r",
-            cfg.interfaces.join(" -i ")
-        );
+    if !cfg.interfaces.is_empty() && !cfg.inputs.is_empty() {
+        eprintln!("argus: give either -r files or -i interfaces, not both\n{USAGE}");
         return ExitCode::from(1);
     }
     if cfg.access_port.is_some() {
         eprintln!("argus: -P/ARGUS_ACCESS_PORT: serving clients over TCP is not built yet");
         return ExitCode::from(1);
+    }
+    if !cfg.interfaces.is_empty() {
+        return live(&cfg);
     }
     let inputs = cfg.inputs.clone();
     if inputs.is_empty() {
@@ -234,6 +235,77 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     if damaged {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Set by SIGINT/SIGTERM: stop capturing, report every flow, exit.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Live capture on `cfg.interfaces` until SIGINT or SIGTERM.
+fn live(cfg: &SensorConfig) -> ExitCode {
+    if cfg.capture == CaptureMethod::Xdp {
+        eprintln!("argus: --capture xdp: the XDP/AF_XDP path is not built yet; use --capture afpacket (or leave the default)");
+        return ExitCode::from(1);
+    }
+    let mut sockets = Vec::new();
+    for i in &cfg.interfaces {
+        match argus::capture::afpacket::AfPacket::open(i, cfg.promiscuous, None) {
+            Ok(s) => sockets.push(s),
+            Err(e) => {
+                eprintln!("argus: cannot capture: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        eprintln!("argus: capturing on {i} with AF_PACKET (TPACKET_V3 ring)");
+    }
+    // SAFETY: installing a handler that only stores to an atomic (async-signal-safe).
+    unsafe {
+        let h = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::signal(libc::SIGINT, h);
+        libc::signal(libc::SIGTERM, h);
+    }
+    let out_path = cfg.output.clone().unwrap_or_else(|| "-".to_string());
+    let interval = (cfg.model.status_interval_us / 1_000_000).clamp(0, u16::MAX as i64) as u16;
+    let mut writer = match StreamWriter::open(&out_path, cfg.model.srcid, interval) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("argus: cannot write {out_path}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let ecfg = EngineConfig {
+        workers: cfg.workers,
+        model: cfg.model.clone(),
+    };
+    let mut stats = Vec::new();
+    let report = engine::run_live(&ecfg, &mut sockets, &mut writer, &STOP, &mut stats);
+    for s in &stats {
+        eprintln!(
+            "argus: {}: {} packets received by the kernel, {} dropped by it",
+            s.iface, s.stats.received, s.stats.dropped
+        );
+    }
+    eprintln!(
+        "argus: {} packets, {} flows, {} records",
+        report.packets, report.flows, report.records
+    );
+    let mut failed = false;
+    for e in &report.errors {
+        eprintln!("argus: error: {e}");
+        failed = true;
+    }
+    if let Err(e) = writer.finish() {
+        eprintln!("argus: write error on {out_path}: {e}");
+        return ExitCode::from(1);
+    }
+    if failed {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
