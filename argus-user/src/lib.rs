@@ -7,4 +7,5 @@ pub mod flow;
 pub mod output;
 pub mod print;
 pub mod record;
+pub mod server;
 pub mod wire;
