@@ -7,6 +7,7 @@ use argus::capture;
 use argus::config::{self, CaptureMethod, SensorConfig, XdpMode};
 use argus::engine::{self, EngineConfig};
 use argus::output::StreamWriter;
+use argus::server::{Outputs, Server, ServerOptions};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -188,10 +189,6 @@ fn main() -> ExitCode {
         eprintln!("argus: give either -r files or -i interfaces, not both\n{USAGE}");
         return ExitCode::from(1);
     }
-    if cfg.access_port.is_some() {
-        eprintln!("argus: -P/ARGUS_ACCESS_PORT: serving clients over TCP is not built yet");
-        return ExitCode::from(1);
-    }
     if !cfg.interfaces.is_empty() {
         return live(&cfg);
     }
@@ -200,8 +197,12 @@ fn main() -> ExitCode {
         eprintln!("argus: no input: give -r FILE\n{USAGE}");
         return ExitCode::from(1);
     }
-    let (model, workers, output) = (cfg.model.clone(), cfg.workers, cfg.output.clone());
-    let out_path = output.unwrap_or_else(|| "-".to_string());
+    // Before the inputs are opened: `-r -` waits for stdin, and clients may connect first.
+    let (mut outputs, out_path) = match open_outputs(&cfg) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let (model, workers) = (cfg.model.clone(), cfg.workers);
     let mut damaged = false;
     let mut sources = Vec::new();
     for p in &inputs {
@@ -213,16 +214,8 @@ fn main() -> ExitCode {
             }
         }
     }
-    let interval = (model.status_interval_us / 1_000_000).clamp(0, u16::MAX as i64) as u16;
-    let mut writer = match StreamWriter::open(&out_path, model.srcid, interval) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("argus: cannot write {out_path}: {e}");
-            return ExitCode::from(1);
-        }
-    };
     let cfg = EngineConfig { workers, model };
-    let report = engine::run(&cfg, sources, &mut writer);
+    let report = engine::run(&cfg, sources, &mut outputs);
     for w in &report.warnings {
         eprintln!("argus: warning: {w}");
     }
@@ -230,8 +223,7 @@ fn main() -> ExitCode {
         eprintln!("argus: error: {e}");
         damaged = true;
     }
-    if let Err(e) = writer.finish() {
-        eprintln!("argus: write error on {out_path}: {e}");
+    if !finish_outputs(outputs, out_path) {
         return ExitCode::from(1);
     }
     if damaged {
@@ -271,14 +263,9 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         libc::signal(libc::SIGINT, h);
         libc::signal(libc::SIGTERM, h);
     }
-    let out_path = cfg.output.clone().unwrap_or_else(|| "-".to_string());
-    let interval = (cfg.model.status_interval_us / 1_000_000).clamp(0, u16::MAX as i64) as u16;
-    let mut writer = match StreamWriter::open(&out_path, cfg.model.srcid, interval) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("argus: cannot write {out_path}: {e}");
-            return ExitCode::from(1);
-        }
+    let (mut writer, out_path) = match open_outputs(cfg) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let ecfg = EngineConfig {
         workers: cfg.workers,
@@ -301,8 +288,7 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         eprintln!("argus: error: {e}");
         failed = true;
     }
-    if let Err(e) = writer.finish() {
-        eprintln!("argus: write error on {out_path}: {e}");
+    if !finish_outputs(writer, out_path) {
         return ExitCode::from(1);
     }
     if failed {
@@ -310,4 +296,65 @@ fn live(cfg: &SensorConfig) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The outputs: `-w` file (standard output when there is neither `-w` nor `-P`) and the `-P`
+/// client listener (port 0: none, as in argus; unlike argus, `-r` with `-P` serves too).
+fn open_outputs(cfg: &SensorConfig) -> Result<(Outputs, Option<String>), ExitCode> {
+    let interval = (cfg.model.status_interval_us / 1_000_000).clamp(0, u16::MAX as i64) as u16;
+    let server = match cfg.access_port.filter(|&p| p != 0) {
+        Some(port) => {
+            let opts = ServerOptions::from_env(cfg.model.srcid, interval);
+            match Server::bind(port, cfg.bind_ip, opts) {
+                Ok(s) => {
+                    eprintln!("argus: serving clients on {}", s.local_addr());
+                    Some(s)
+                }
+                Err(e) => {
+                    eprintln!("argus: -P {port}: cannot listen: {e}");
+                    return Err(ExitCode::from(1));
+                }
+            }
+        }
+        None => None,
+    };
+    let out_path = match (&cfg.output, &server) {
+        (Some(p), _) => Some(p.clone()),
+        (None, None) => Some("-".to_string()),
+        (None, Some(_)) => None,
+    };
+    let writer = match &out_path {
+        Some(p) => match StreamWriter::open(p, cfg.model.srcid, interval) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("argus: cannot write {p}: {e}");
+                return Err(ExitCode::from(1));
+            }
+        },
+        None => None,
+    };
+    Ok((Outputs::new(writer, server), out_path))
+}
+
+/// Stop MARs to the file and the clients, per-client figures on stderr; false on a write error
+/// of the file.
+fn finish_outputs(outputs: Outputs, out_path: Option<String>) -> bool {
+    let done = outputs.finish();
+    if let Some(r) = &done.server {
+        for c in &r.clients {
+            eprintln!(
+                "argus: client {}: {} records written, {} dropped",
+                c.peer, c.written, c.dropped
+            );
+        }
+        eprintln!("argus: clients: {} records dropped in all", r.dropped_total);
+    }
+    if let Some(e) = done.file_error {
+        eprintln!(
+            "argus: write error on {}: {e}",
+            out_path.unwrap_or_default()
+        );
+        return false;
+    }
+    true
 }
