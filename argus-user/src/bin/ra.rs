@@ -25,6 +25,7 @@ fn main() -> ExitCode {
     let mut files: Vec<String> = Vec::new();
     let mut field_args: Vec<String> = Vec::new();
     let mut limit: Option<u64> = None;
+    let mut n_count = 0usize;
     let mut i = 0;
     let next = |i: &mut usize| -> String {
         *i += 1;
@@ -102,12 +103,14 @@ fn main() -> ExitCode {
             }
             "-h" | "--help" => usage(),
             s if s.len() > 1 && s[1..].chars().all(|c| c == 'n') => {
-                o.numeric = ((o.numeric as usize + s.len() - 1) % 4) as u8;
+                n_count += s.len() - 1;
             }
             s => die(&format!("option {s} not supported")),
         }
         i += 1;
     }
+    // ra acts on exactly one or two -n; more of them print names again.
+    o.numeric = if n_count <= 2 { n_count as u8 } else { 0 };
     if files.is_empty() {
         files.push("-".into());
     }

@@ -43,6 +43,8 @@ pub struct FieldSpec {
     pub field: Field,
     /// Explicit width (`field:N`).
     pub width: Option<usize>,
+    /// Printed without a header label (ra's `+N` beyond the end of the list).
+    pub no_label: bool,
 }
 
 macro_rules! fields {
@@ -162,6 +164,7 @@ pub fn default_fields() -> Vec<FieldSpec> {
     .map(|&f| FieldSpec {
         field: f,
         width: None,
+        no_label: false,
     })
     .collect()
 }
@@ -177,6 +180,7 @@ pub fn parse_field(item: &str) -> Option<FieldSpec> {
     Some(FieldSpec {
         field: Field::by_name(name)?,
         width,
+        no_label: false,
     })
 }
 
@@ -197,10 +201,13 @@ pub fn apply_field_args(args: &[String]) -> Result<Vec<FieldSpec>, String> {
             let name = &rest[digits.len()..];
             if let Some(f) = parse_field(name) {
                 match digits.parse::<usize>() {
-                    Ok(n) if n >= 1 => {
-                        let at = (n - 1).min(list.len());
-                        list.insert(at, f);
-                    }
+                    // `+N` puts the field after the first N columns; beyond the end ra
+                    // appends it to the values but leaves it out of the header.
+                    Ok(n) if n <= list.len() => list.insert(n, f),
+                    Ok(_) => list.push(FieldSpec {
+                        no_label: true,
+                        ..f
+                    }),
                     _ => list.push(f),
                 }
             }
@@ -787,7 +794,8 @@ fn user_str(pfx: char, d: &Option<DataDsr>, width: usize) -> String {
     match d {
         Some(d) if !d.data.is_empty() => {
             let n = d.data.len().min(width);
-            format!("{}[{}]={}", pfx, d.data.len(), tos_str(&d.data[..n]))
+            // The count is the number of bytes shown (the field width caps it).
+            format!("{}[{}]={}", pfx, n, tos_str(&d.data[..n]))
         }
         _ => String::new(),
     }
@@ -1593,7 +1601,11 @@ fn width(spec: &FieldSpec, o: &PrintOpts) -> usize {
     let e = spec.field.entry();
     match spec.field {
         Field::STime | Field::LTime => spec.width.unwrap_or(12 + o.precision),
-        Field::SUser | Field::DUser => spec.width.unwrap_or(16) + 9,
+        // ra's user-data column: the length, one more above 10, plus 8.
+        Field::SUser | Field::DUser => {
+            let len = spec.width.unwrap_or(16);
+            len + 8 + usize::from(len > 10)
+        }
         _ => spec.width.unwrap_or(e.3),
     }
 }
@@ -1628,7 +1640,7 @@ fn fit(s: &str, w: usize, al: Align, out: &mut String) {
 pub fn header(o: &PrintOpts) -> String {
     let mut out = String::new();
     if let Some(sep) = &o.sep {
-        for (i, f) in o.fields.iter().enumerate() {
+        for (i, f) in o.fields.iter().filter(|f| !f.no_label).enumerate() {
             if i > 0 {
                 out.push_str(sep);
             }
@@ -1636,14 +1648,16 @@ pub fn header(o: &PrintOpts) -> String {
         }
         return out;
     }
-    for f in &o.fields {
+    for f in o.fields.iter().filter(|f| !f.no_label) {
         let w = width(f, o);
         let al = match f.field.entry().4 {
             Align::C => Align::C,
             _ if matches!(f.field, Field::SUser | Field::DUser) => Align::C,
             _ => Align::R,
         };
-        fit(f.field.label(), w, al, &mut out);
+        // ra cuts a long label to the width without the '*' it puts on values.
+        let label: String = f.field.label().chars().take(w).collect();
+        fit(&label, w, al, &mut out);
         out.push(' ');
     }
     out
