@@ -50,11 +50,10 @@ fn main() -> ExitCode {
         match a.as_str() {
             "-r" => {
                 files.push(next(&mut i));
+                // Further file names up to the next option; a lone `-` there starts the
+                // filter expression, as in ra (`-r -` itself still means stdin).
                 while let Some(n) = args.get(i + 1) {
-                    if n.starts_with('-') && n != "-" {
-                        break;
-                    }
-                    if n == "-" && files.iter().any(|f| f == "-") {
+                    if n.starts_with('-') {
                         break;
                     }
                     files.push(n.clone());
