@@ -176,6 +176,8 @@ fn reencode_is_byte_identical() {
 const WIDE: &str = "srcid seq cause stime ltime dur flgs proto saddr sport dir daddr dport spkts dpkts sbytes dbytes sappbytes dappbytes state sttl dttl stos dtos sipid dipid svid dvid svpri dvpri smpls dmpls swin dwin stcpb dtcpb tcprtt synack ackdat sretrans dretrans sgap dgap inode tcpopt trans";
 /// Load/rate/loss columns (ra computes them client-side, in float).
 const RATES: &str = "stime dur proto saddr sport dir daddr dport pkts bytes load sload dload rate srate drate loss sloss dloss ploss sgap dgap appbytes";
+/// Every field our ra knows, fixed-width (checks each column's width and alignment).
+const ALL_FIELDS: &str = "srcid seq cause stime ltime dur flgs proto saddr sport dir daddr dport pkts spkts dpkts bytes sbytes dbytes appbytes sappbytes dappbytes state sttl dttl stos dtos sipid dipid svid dvid svpri dvpri smpls dmpls swin dwin stcpb dtcpb tcprtt synack ackdat sretrans dretrans sgap dgap inode tcpopt trans smac dmac sintpkt dintpkt sjit djit smeansz dmeansz smaxsz dmaxsz sminsz dminsz suser duser load sload dload rate srate drate loss sloss dloss ploss";
 const PLUS_MINUS: &str = "-s +dur +smac +dmac +sintpkt +sjit +smeansz -s -bytes";
 const EXT: &str =
     "smac dmac sintpkt dintpkt sjit djit smeansz dmeansz smaxsz dmaxsz sminsz dminsz suser:80 duser:80";
@@ -207,6 +209,8 @@ fn print_matches_debian_ra() {
     wide.extend(sv(WIDE));
     let mut wide_ext = wide.clone();
     wide_ext.extend(sv(EXT));
+    let mut all = sv("-s");
+    all.extend(sv(ALL_FIELDS));
     let mut rates = sv("-n -p 4 -c | -s");
     rates.extend(sv(RATES));
     // (name, options, recorded floor of identical lines in percent; measured 2026-11-26:
@@ -226,6 +230,7 @@ fn print_matches_debian_ra() {
         ("wide", wide, 99.9),
         ("wide+ext", wide_ext, 99.9),
         ("rates", rates, 99.7),
+        ("all fields", all, 99.9),
     ];
     let strict = std::env::var_os("RA_COMPAT_STRICT").is_some();
     let mut failed = false;

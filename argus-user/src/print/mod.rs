@@ -80,11 +80,11 @@ fields! {
     SPkts "spkts" "SrcPkts" 8 R;
     DPkts "dpkts" "DstPkts" 8 R;
     Bytes "bytes" "TotBytes" 10 R;
-    SBytes "sbytes" "SrcBytes" 11 R;
-    DBytes "dbytes" "DstBytes" 11 R;
+    SBytes "sbytes" "SrcBytes" 12 R;
+    DBytes "dbytes" "DstBytes" 12 R;
     AppBytes "appbytes" "TotAppByte" 10 R;
-    SAppBytes "sappbytes" "SAppBytes" 11 R;
-    DAppBytes "dappbytes" "DAppBytes" 11 R;
+    SAppBytes "sappbytes" "SAppBytes" 12 R;
+    DAppBytes "dappbytes" "DAppBytes" 12 R;
     State "state" "State" 5 R;
     STtl "sttl" "sTtl" 4 R;
     DTtl "dttl" "dTtl" 4 R;
@@ -1751,6 +1751,7 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
                 Field::Flgs => Align::L,
                 Field::SUser | Field::DUser => Align::L,
                 Field::SPort | Field::DPort if !is_mar => Align::L,
+                Field::TcpOpt => Align::L,
                 _ => Align::R,
             };
             fit(&v, w, al, &mut out);
