@@ -40,6 +40,8 @@ pub const MAX_CLIENTS: usize = 10;
 /// A client that has not sent `START: ` after this long is dropped (argus:
 /// `ARGUS_CLIENT_STARTUP_TIMEOUT`).
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Departed clients whose figures are kept for [`Server::clients`].
+pub const MAX_DEPARTED: usize = 256;
 /// MAR option nibble: too many clients.
 const OPT_TOO_MANY: u8 = 0x02;
 
@@ -129,8 +131,10 @@ struct Shared {
     /// Set by `finish`: write the queue, then this, then close.
     stop_mar: Mutex<Option<Arc<[u8]>>>,
     closing: AtomicBool,
-    /// Every client ever accepted (kept after it leaves, for the statistics).
+    /// Clients connected now.
     clients: Mutex<Vec<Arc<Client>>>,
+    /// Final figures of the clients that left (the latest [`MAX_DEPARTED`]).
+    departed: Mutex<std::collections::VecDeque<ClientStats>>,
     /// Bumped when a client starts or goes, so the merger refreshes its list.
     generation: AtomicU64,
     dropped_total: AtomicU64,
@@ -154,6 +158,24 @@ impl Shared {
                 c.peer
             );
         }
+    }
+
+    /// A finished session: keep its figures, release its socket and queue.
+    fn retire(&self, c: &Arc<Client>) {
+        let mut d = lock(&self.departed);
+        if d.len() >= MAX_DEPARTED {
+            d.pop_front();
+        }
+        d.push_back(c.stats());
+        drop(d);
+        lock(&self.clients).retain(|x| !Arc::ptr_eq(x, c));
+    }
+
+    /// Figures of the clients that left, then of those connected.
+    fn all_stats(&self) -> Vec<ClientStats> {
+        let mut v: Vec<ClientStats> = lock(&self.departed).iter().cloned().collect();
+        v.extend(lock(&self.clients).iter().map(|c| c.stats()));
+        v
     }
 
     fn mark_gone(&self, c: &Client) {
@@ -206,6 +228,7 @@ impl Server {
             stop_mar: Mutex::new(None),
             closing: AtomicBool::new(false),
             clients: Mutex::new(Vec::new()),
+            departed: Mutex::new(Default::default()),
             generation: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             sessions: Mutex::new(Vec::new()),
@@ -233,12 +256,9 @@ impl Server {
         self.shared.dropped_total.load(Ordering::Relaxed)
     }
 
-    /// Every client accepted so far (also those that left), with its counters.
+    /// The clients connected now and the last [`MAX_DEPARTED`] that left, with their counters.
     pub fn clients(&self) -> Vec<ClientStats> {
-        lock(&self.shared.clients)
-            .iter()
-            .map(|c| c.stats())
-            .collect()
+        self.shared.all_stats()
     }
 
     fn refresh(&mut self) {
@@ -325,9 +345,8 @@ impl Server {
             let _ = h.join();
         }
         self.snapshot.clear();
-        let clients: Vec<ClientStats> = lock(&sh.clients).iter().map(|c| c.stats()).collect();
         ServerReport {
-            clients,
+            clients: sh.all_stats(),
             dropped_total: sh.dropped_total.load(Ordering::Relaxed),
         }
     }
@@ -412,7 +431,10 @@ fn start_session(sock: TcpStream, peer: SocketAddr, sh: &Arc<Shared>) -> io::Res
         .spawn(move || {
             session(sock, &client, rx, &sh2);
             sh2.mark_gone(&client);
+            // The peer sees the end now (the fd itself closes with the last `Arc`).
+            let _ = client.sock.shutdown(Shutdown::Both);
             client.closed.store(true, Ordering::Release);
+            sh2.retire(&client);
         })?;
     let mut sessions = lock(&sh.sessions);
     sessions.retain(|h| !h.is_finished());
