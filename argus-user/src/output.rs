@@ -1,6 +1,6 @@
 //! Record outputs: Argus 3 streams written to files or stdout (`-w`).
 
-use crate::engine::RecordSink;
+use crate::engine::{RecordSink, SensorStatus};
 use crate::record::{encode, Cause, FlowRecord, Mar, SrcId, Ts, MAR_COOKIE};
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
@@ -87,7 +87,32 @@ impl StreamWriter {
     }
 }
 
+impl StreamWriter {
+    /// The MAR status record argus writes every MAR interval.
+    pub fn status_mar(&self, st: &SensorStatus) -> Mar {
+        let mut m = base_mar(self.srcid, self.report_interval, st.since);
+        m.cause = Cause::Status;
+        m.argusid = self.srcid.value();
+        m.now = st.now;
+        m.pkts_rcvd = st.packets;
+        m.bytes_rcvd = st.bytes;
+        m.dropped = st.dropped.min(u32::MAX as u64) as u32;
+        m.flows = st.flows.min(u32::MAX as u64) as u32;
+        m.records = st.records.min(u32::MAX as u64) as u32;
+        m
+    }
+}
+
 impl RecordSink for StreamWriter {
+    fn status(&mut self, st: &SensorStatus) -> io::Result<()> {
+        let m = self.status_mar(st);
+        self.buf.clear();
+        encode::encode_mar(&m, &mut self.buf);
+        self.out.write_all(&self.buf)?;
+        self.records += 1;
+        self.out.flush()
+    }
+
     fn flow(&mut self, rec: &FlowRecord) -> io::Result<()> {
         self.buf.clear();
         encode::encode_flow(rec, &mut self.buf);

@@ -246,10 +246,10 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         eprintln!("argus: --capture xdp: the XDP/AF_XDP path is not built yet; use --capture afpacket (or leave the default)");
         return ExitCode::from(1);
     }
-    let mut sockets = Vec::new();
+    let mut sockets: Vec<Box<dyn argus::capture::LiveSource>> = Vec::new();
     for i in &cfg.interfaces {
         match argus::capture::afpacket::AfPacket::open(i, cfg.promiscuous, None) {
-            Ok(s) => sockets.push(s),
+            Ok(s) => sockets.push(Box::new(s)),
             Err(e) => {
                 eprintln!("argus: cannot capture: {e}");
                 return ExitCode::from(1);
@@ -272,7 +272,14 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         model: cfg.model.clone(),
     };
     let mut stats = Vec::new();
-    let report = engine::run_live(&ecfg, &mut sockets, &mut writer, &STOP, &mut stats);
+    let report = engine::run_live(
+        &ecfg,
+        &mut sockets,
+        &mut writer,
+        &STOP,
+        cfg.mar_interval_s,
+        &mut stats,
+    );
     for s in &stats {
         eprintln!(
             "argus: {}: {} packets received by the kernel, {} dropped by it",

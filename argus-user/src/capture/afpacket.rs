@@ -7,7 +7,7 @@
 //! The kernel strips a received 802.1Q tag into the frame header (`tp_vlan_tci`); like libpcap,
 //! the tag is put back into the frame the callback sees, so decoding matches pcap files.
 
-use super::FrameMeta;
+use super::{FrameMeta, LiveSource, LiveStats};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -19,16 +19,6 @@ const BLOCK_NR: u32 = 64;
 const FRAME_SIZE: u32 = 1 << 16;
 /// A partly filled block is handed to user space after this many milliseconds.
 const BLOCK_TIMEOUT_MS: u32 = 10;
-
-/// Counters of one socket since it was opened (kernel `PACKET_STATISTICS`, which resets on
-/// read: they are accumulated here).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LiveStats {
-    /// Frames the kernel passed to the socket (including the dropped ones).
-    pub received: u64,
-    /// Frames the kernel dropped because the ring was full.
-    pub dropped: u64,
-}
 
 /// One TPACKET_V3 socket bound to an interface.
 pub struct AfPacket {
@@ -179,10 +169,6 @@ impl AfPacket {
         Ok(me)
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
@@ -194,7 +180,7 @@ impl AfPacket {
 
     /// Wait up to `timeout` for a block, then hand every frame of every ready block to `f`.
     /// Returns the number of frames delivered.
-    pub fn poll(
+    fn poll_ring(
         &mut self,
         timeout: Duration,
         f: &mut dyn FnMut(FrameMeta, &[u8]),
@@ -323,9 +309,23 @@ impl AfPacket {
             self.stats.dropped += st.tp_drops as u64;
         }
     }
+}
+
+impl LiveSource for AfPacket {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        f: &mut dyn FnMut(FrameMeta, &[u8]),
+    ) -> io::Result<usize> {
+        self.poll_ring(timeout, f)
+    }
 
     /// Counters since the socket was opened.
-    pub fn stats(&mut self) -> LiveStats {
+    fn stats(&mut self) -> LiveStats {
         self.take_kernel_stats();
         self.stats
     }

@@ -16,6 +16,8 @@ pub mod afpacket;
 mod input;
 mod pcap;
 mod pcapng;
+#[cfg(target_os = "linux")]
+pub mod xdp;
 
 use input::Input;
 pub use input::Mapped;
@@ -197,6 +199,30 @@ pub trait FrameSource: Send {
     fn mapping(&self) -> Option<&std::sync::Arc<Mapped>> {
         None
     }
+}
+
+/// Counters of a live source since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    /// Frames the kernel passed to the source (including the ones it dropped).
+    pub received: u64,
+    /// Frames the kernel dropped because the source's ring was full.
+    pub dropped: u64,
+}
+
+/// A live capture source (AF_PACKET ring, AF_XDP sockets): frames as they arrive.
+pub trait LiveSource: Send {
+    /// Interface name, for messages.
+    fn name(&self) -> &str;
+    /// Wait up to `timeout` for frames, then hand every frame available to `f`. Returns how
+    /// many were delivered.
+    fn poll(
+        &mut self,
+        timeout: std::time::Duration,
+        f: &mut dyn FnMut(FrameMeta, &[u8]),
+    ) -> io::Result<usize>;
+    /// Counters since the source was opened.
+    fn stats(&mut self) -> LiveStats;
 }
 
 /// Name used for standard input in messages.

@@ -20,9 +20,7 @@
 
 pub mod shard;
 
-#[cfg(target_os = "linux")]
-use crate::capture::afpacket::{AfPacket, LiveStats};
-use crate::capture::{FrameMeta, FrameSource, Mapped};
+use crate::capture::{FrameMeta, FrameSource, LiveSource, LiveStats, Mapped};
 use crate::flow::key::{classify, PacketKey};
 use crate::flow::table::{key_hash, Emitted, Shard, ShardStats, Trigger};
 use crate::flow::ModelConfig;
@@ -167,6 +165,40 @@ enum MergeMsg {
 /// Where records go (file writer, stdout, TCP clients...). Called from the merger thread only.
 pub trait RecordSink: Send {
     fn flow(&mut self, rec: &FlowRecord) -> std::io::Result<()>;
+    /// A periodic sensor status report (live capture, every MAR interval): write a MAR status
+    /// record. Sinks that keep no MARs ignore it.
+    fn status(&mut self, _st: &SensorStatus) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a MAR status record reports: the interval it covers and the sensor's counters over it
+/// (argus reports packets, bytes and drops of the interval, and the current flows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SensorStatus {
+    /// Start of the interval (the previous report, or the sensor's start).
+    pub since: Ts,
+    pub now: Ts,
+    /// Frames and bytes received in the interval.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Frames the capture dropped in the interval (kernel or ring).
+    pub dropped: u64,
+    /// Flows in the flow tables now.
+    pub flows: u64,
+    /// Flow records written in the interval.
+    pub records: u64,
+}
+
+/// Counters the reader and the workers share with the merger for status reports: written once
+/// per batch or per second, never per packet.
+#[derive(Debug, Default)]
+pub struct EngineCounters {
+    pub packets: std::sync::atomic::AtomicU64,
+    pub bytes: std::sync::atomic::AtomicU64,
+    pub dropped: std::sync::atomic::AtomicU64,
+    /// Active flows of each worker.
+    pub flows: Vec<std::sync::atomic::AtomicU64>,
 }
 
 /// Problems met while reading input, reported after the run.
@@ -249,6 +281,7 @@ fn worker(
     rx: Receiver<WorkerMsg>,
     tx: Sender<(usize, MergeMsg)>,
     pool: Sender<Batch>,
+    counters: Arc<EngineCounters>,
 ) {
     let mut shard = Shard::new(cfg);
     let mut outs = Records::default();
@@ -341,6 +374,12 @@ fn worker(
                 if outs.len() > 0 || !outs.ticks.is_empty() || !outs.triggers.is_empty() {
                     let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
                 }
+                if let Some(c) = counters.flows.get(w) {
+                    c.store(
+                        shard.active_flows() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                }
                 let _ = tx.send((w, MergeMsg::Progress(last)));
                 let mut b = b;
                 b.maps.clear();
@@ -382,6 +421,7 @@ struct Feeder<'a> {
     pool: &'a Receiver<Batch>,
     packets: u64,
     bytes: u64,
+    counters: Arc<EngineCounters>,
 }
 
 impl Feeder<'_> {
@@ -455,6 +495,9 @@ impl Feeder<'_> {
 
     /// Hand every non-empty batch to its worker now (live capture: bounded latency).
     fn flush(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.counters.packets.store(self.packets, Relaxed);
+        self.counters.bytes.store(self.bytes, Relaxed);
         for k in 0..self.n {
             if !self.batches[k].items.is_empty() {
                 self.send(k);
@@ -476,9 +519,14 @@ impl Feeder<'_> {
 fn run_with(
     cfg: &EngineConfig,
     sink: &mut dyn RecordSink,
+    mar_interval_us: Option<i64>,
     feed: impl FnOnce(&mut Feeder, &mut RunReport),
 ) -> RunReport {
     let n = cfg.workers.max(1);
+    let counters = Arc::new(EngineCounters {
+        flows: (0..n).map(|_| Default::default()).collect(),
+        ..Default::default()
+    });
     let mut report = RunReport::default();
     let (mtx, mrx) = bounded::<(usize, MergeMsg)>(n * 128);
     // Used batches go back to the reader so that their memory is reused, not faulted in anew.
@@ -489,14 +537,16 @@ fn run_with(
             let (tx, rx) = bounded::<WorkerMsg>(64);
             let model = cfg.model.clone();
             let (mtx, pool_tx) = (mtx.clone(), pool_tx.clone());
-            s.spawn(move || worker(w, model, rx, mtx, pool_tx));
+            let counters = Arc::clone(&counters);
+            s.spawn(move || worker(w, model, rx, mtx, pool_tx, counters));
             wtx.push(tx);
         }
         drop(mtx);
         drop(pool_tx);
 
         // Merger on its own thread; the reader runs here.
-        let merger = s.spawn(move || merge(n, mrx, sink));
+        let mc = Arc::clone(&counters);
+        let merger = s.spawn(move || merge(n, mrx, sink, mc, mar_interval_us));
         let mut feeder = Feeder {
             n,
             batches: (0..n).map(|_| Batch::new()).collect(),
@@ -506,6 +556,7 @@ fn run_with(
             pool: &pool_rx,
             packets: 0,
             bytes: 0,
+            counters: Arc::clone(&counters),
         };
         feed(&mut feeder, &mut report);
         report.packets = feeder.packets;
@@ -527,7 +578,7 @@ pub fn run(
     sources: Vec<Box<dyn FrameSource>>,
     sink: &mut dyn RecordSink,
 ) -> RunReport {
-    run_with(cfg, sink, |feed, report| {
+    run_with(cfg, sink, None, |feed, report| {
         for mut src in sources {
             let map = src.mapping().cloned();
             let mut k: u32 = 0;
@@ -561,28 +612,29 @@ pub fn run(
     })
 }
 
-/// Counters of a live capture socket, by interface.
-#[cfg(target_os = "linux")]
+/// Counters of a live capture source, by interface.
 #[derive(Clone, Debug, Default)]
 pub struct LiveReport {
     pub iface: String,
     pub stats: LiveStats,
 }
 
-/// Run the engine on live sockets until `stop` is set (SIGINT/SIGTERM), then report every flow
+/// Run the engine on live sources until `stop` is set (SIGINT/SIGTERM), then report every flow
 /// and return. The clock also runs on the wall clock while no packet arrives, so idle flows
-/// are reported and forgotten on time.
-#[cfg(target_os = "linux")]
+/// are reported and forgotten on time; a MAR status record is written every `mar_interval_s`.
 pub fn run_live(
     cfg: &EngineConfig,
-    sources: &mut [AfPacket],
+    sources: &mut [Box<dyn LiveSource>],
     sink: &mut dyn RecordSink,
     stop: &std::sync::atomic::AtomicBool,
+    mar_interval_s: u32,
     live: &mut Vec<LiveReport>,
 ) -> RunReport {
     use std::sync::atomic::Ordering;
     let wait = std::time::Duration::from_millis((50 / sources.len().max(1)).max(1) as u64);
-    let report = run_with(cfg, sink, |feed, report| {
+    let mar = Some(mar_interval_s as i64 * 1_000_000);
+    let report = run_with(cfg, sink, mar, |feed, report| {
+        let mut last_stats = std::time::Instant::now();
         while !stop.load(Ordering::Relaxed) {
             for src in sources.iter_mut() {
                 let mut deliver = |meta: FrameMeta, data: &[u8]| feed.frame(&meta, data, None);
@@ -590,6 +642,11 @@ pub fn run_live(
                     report.errors.push(format!("{}: {e}", src.name()));
                     stop.store(true, Ordering::Relaxed);
                 }
+            }
+            if last_stats.elapsed() >= std::time::Duration::from_secs(1) {
+                last_stats = std::time::Instant::now();
+                let dropped: u64 = sources.iter_mut().map(|s| s.stats().dropped).sum();
+                feed.counters.dropped.store(dropped, Ordering::Relaxed);
             }
             feed.clock_at(crate::output::now());
             feed.flush();
@@ -609,6 +666,7 @@ pub fn run_live(
     }
     report
 }
+
 /// One worker's records as received: batches in order, each sorted by tag, with a read cursor.
 #[derive(Default)]
 struct Stream {
@@ -644,7 +702,10 @@ fn merge(
     n: usize,
     rx: Receiver<(usize, MergeMsg)>,
     sink: &mut dyn RecordSink,
+    counters: Arc<EngineCounters>,
+    mar_interval_us: Option<i64>,
 ) -> (Vec<ShardStats>, u64) {
+    let mut mar = mar_interval_us.map(|iv| MarClock::new(iv, crate::output::now()));
     let mut streams: Vec<Stream> = (0..n).map(|_| Stream::default()).collect();
     let mut stats = Vec::new();
     // Sequence number of each worker's flows, indexed by slab slot and checked against the
@@ -675,7 +736,7 @@ fn merge(
             None => all_done = true,
         }
         // Close every window whose tick all workers have passed.
-        while let Some(&(tidx, _)) = ticks.front() {
+        while let Some(&(tidx, tnow)) = ticks.front() {
             let end = Tag {
                 idx: tidx,
                 phase: 1,
@@ -701,6 +762,11 @@ fn merge(
                 }
             };
             close_window(&mut streams, end, &mut triggers, &mut emit);
+            if let Some(m) = mar.as_mut() {
+                if let Some(st) = m.due(tnow, &counters, written) {
+                    let _ = sink.status(&st);
+                }
+            }
         }
         if all_done {
             let end = Tag {
@@ -724,6 +790,60 @@ fn merge(
         }
     }
     (stats, written)
+}
+
+/// When the next MAR status report is due, and the counters at the previous one.
+struct MarClock {
+    interval_us: i64,
+    next_us: i64,
+    since: Ts,
+    packets: u64,
+    bytes: u64,
+    dropped: u64,
+    records: u64,
+}
+
+impl MarClock {
+    fn new(interval_us: i64, start: Ts) -> MarClock {
+        MarClock {
+            interval_us: interval_us.max(1_000_000),
+            next_us: start.as_micros() + interval_us.max(1_000_000),
+            since: start,
+            packets: 0,
+            bytes: 0,
+            dropped: 0,
+            records: 0,
+        }
+    }
+
+    /// At tick time `now_us`: the report to write, if one is due.
+    fn due(&mut self, now_us: i64, c: &EngineCounters, records: u64) -> Option<SensorStatus> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if now_us < self.next_us {
+            return None;
+        }
+        let now = Ts::from_micros(now_us);
+        let (p, b, d) = (
+            c.packets.load(Relaxed),
+            c.bytes.load(Relaxed),
+            c.dropped.load(Relaxed),
+        );
+        let st = SensorStatus {
+            since: self.since,
+            now,
+            packets: p.saturating_sub(self.packets),
+            bytes: b.saturating_sub(self.bytes),
+            dropped: d.saturating_sub(self.dropped),
+            flows: c.flows.iter().map(|f| f.load(Relaxed)).sum(),
+            records: records.saturating_sub(self.records),
+        };
+        (self.packets, self.bytes, self.dropped, self.records) = (p, b, d, records);
+        self.since = now;
+        while self.next_us <= now_us {
+            self.next_us += self.interval_us;
+        }
+        Some(st)
+    }
 }
 
 /// Give a record its flow's sequence number (a new one for a flow's first record).
