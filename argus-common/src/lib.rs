@@ -31,6 +31,12 @@ pub mod meta_flags {
     pub const MALFORMED: u8 = 0x10;
     /// More than two VLAN tags: parsing stopped after two.
     pub const TOO_MANY_TAGS: u8 = 0x20;
+    /// [`XdpMeta::shard_hash`](super::XdpMeta::shard_hash) holds the shard hash. Set exactly
+    /// for the frame shapes user space's `engine::shard::fast_shard_hash` reads (Ethernet, up
+    /// to two tags, IPv4 version 4 with total length >= 20 that is not GRE, IPv6 carrying TCP or
+    /// UDP right after the fixed header); for those the two hashes are equal. Other frames need
+    /// user space's decoder (`frame_shard_hash`).
+    pub const SHARD_HASH: u8 = 0x40;
 }
 
 /// Names and layout of the maps in the XDP object, shared with the user-space loader.
@@ -84,10 +90,14 @@ pub struct XdpMeta {
     pub vlan_tci: u16,
     pub ip_proto: u8,
     pub _pad0: u8,
-    pub _reserved: [u32; 3],
+    /// Shard hash ([`shard_hash_v4`]/[`shard_hash_v6`] of the address pair), valid when
+    /// `flags` has [`meta_flags::SHARD_HASH`]; 0 otherwise.
+    pub shard_hash: u32,
+    pub _reserved: [u32; 2],
 }
 
 const _: () = assert!(core::mem::size_of::<XdpMeta>() == 32);
+const _: () = assert!(core::mem::offset_of!(XdpMeta, shard_hash) == 20);
 
 /// 32-bit finaliser (murmur3 fmix32): cheap and good enough to spread flows over shards.
 #[inline(always)]

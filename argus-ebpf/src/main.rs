@@ -1,7 +1,9 @@
 //! `argus_xdp`: the in-kernel pre-classifier of the Argus sensor.
 //!
 //! Per frame: parse Ethernet, up to two 802.1Q/802.1ad tags, IPv4/IPv6 and TCP/UDP ports; write a
-//! 32-byte [`XdpMeta`] in front of the frame (`bpf_xdp_adjust_meta`); redirect to the AF_XDP
+//! 32-byte [`XdpMeta`] in front of the frame (`bpf_xdp_adjust_meta`) with the symmetric flow hash
+//! and, for the frame shapes user space's fast shard path reads, the shard hash of the address
+//! pair (`meta_flags::SHARD_HASH`); redirect to the AF_XDP
 //! socket bound to this rx queue (`XSKS`), or pass/drop (per `CONFIG`) when there is none.
 //! Everything is bounded and loop-free so the verifier accepts it without unrolling surprises.
 #![no_std]
@@ -10,7 +12,7 @@
 use core::mem::size_of;
 
 use argus_common::{
-    class, meta_flags, sym_hash_mac, sym_hash_v4, sym_hash_v6,
+    class, meta_flags, shard_hash_v4, shard_hash_v6, sym_hash_mac, sym_hash_v4, sym_hash_v6,
     xdp_maps::{config, stat, XSKS_MAX},
     XdpMeta, XDP_META_MAGIC,
 };
@@ -40,11 +42,14 @@ const ETH_P_IPV6: u16 = 0x86DD;
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88A8;
+/// Pre-standard QinQ TPID; user space's decoder and shard path take it as a VLAN tag too.
+const ETH_P_QINQ_OLD: u16 = 0x9100;
 /// EtherType values below this are 802.3 length fields (LLC/SNAP frames follow).
 const ETH_P_802_3_MIN: u16 = 0x0600;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPPROTO_ICMPV6: u8 = 58;
+const IPPROTO_GRE: u8 = 47;
 const IPV6_HLEN: usize = 40;
 
 #[xdp]
@@ -137,7 +142,7 @@ fn classify(ctx: &XdpContext) -> XdpMeta {
     let mut l3 = ETH_HLEN;
 
     // Up to two VLAN tags, written out rather than looped.
-    if ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD {
+    if is_tag(ethertype) {
         let Some(t) = load::<[u8; 4]>(ctx, l3) else {
             m.flags |= meta_flags::MALFORMED;
             return m;
@@ -146,7 +151,7 @@ fn classify(ctx: &XdpContext) -> XdpMeta {
         ethertype = be16([t[2], t[3]]);
         l3 += 4;
         m.flags |= meta_flags::VLAN;
-        if ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD {
+        if is_tag(ethertype) {
             let Some(t) = load::<[u8; 4]>(ctx, l3) else {
                 m.flags |= meta_flags::MALFORMED;
                 return m;
@@ -154,7 +159,7 @@ fn classify(ctx: &XdpContext) -> XdpMeta {
             ethertype = be16([t[2], t[3]]);
             l3 += 4;
             m.flags |= meta_flags::QINQ;
-            if ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD {
+            if is_tag(ethertype) {
                 m.flags |= meta_flags::TOO_MANY_TAGS;
             }
         }
@@ -179,6 +184,11 @@ fn classify(ctx: &XdpContext) -> XdpMeta {
 }
 
 #[inline(always)]
+fn is_tag(ethertype: u16) -> bool {
+    ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD || ethertype == ETH_P_QINQ_OLD
+}
+
+#[inline(always)]
 fn parse_ipv4(ctx: &XdpContext, l3: usize, m: &mut XdpMeta) {
     m.class = class::IPV4;
     let Some(h) = load::<[u8; 20]>(ctx, l3) else {
@@ -191,6 +201,12 @@ fn parse_ipv4(ctx: &XdpContext, l3: usize, m: &mut XdpMeta) {
     let saddr = be32([h[12], h[13], h[14], h[15]]);
     let daddr = be32([h[16], h[17], h[18], h[19]]);
     m.ip_proto = proto;
+    // The shard hash, on exactly the frames user space's fast shard path accepts.
+    let tot_len = be16([h[2], h[3]]);
+    if h[0] >> 4 == 4 && tot_len >= 20 && proto != IPPROTO_GRE {
+        m.shard_hash = shard_hash_v4(saddr, daddr);
+        m.flags |= meta_flags::SHARD_HASH;
+    }
     if ihl < 20 {
         m.flags |= meta_flags::MALFORMED;
         m.flow_hash = sym_hash_v4(saddr, daddr, 0, 0, proto);
@@ -244,6 +260,10 @@ fn parse_ipv6(ctx: &XdpContext, l3: usize, m: &mut XdpMeta) {
     d[2] = be32([h[32], h[33], h[34], h[35]]);
     d[3] = be32([h[36], h[37], h[38], h[39]]);
     m.ip_proto = nh;
+    if nh == IPPROTO_TCP || nh == IPPROTO_UDP {
+        m.shard_hash = shard_hash_v6(s, d);
+        m.flags |= meta_flags::SHARD_HASH;
+    }
     let (mut sport, mut dport) = (0u16, 0u16);
     // No extension-header walk yet: only a transport header right after the fixed header.
     let l4 = l3 + IPV6_HLEN;
