@@ -63,6 +63,10 @@ pub struct SensorConfig {
     pub promiscuous: bool,
     /// Event sources (ARGUS_EVENT_DATA lines, kept verbatim for the event thread).
     pub events: Vec<String>,
+    /// User and group to run as once capture is set up (`-u`/`-g`, ARGUS_SETUSER_ID /
+    /// ARGUS_SETGROUP_ID).
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 impl Default for SensorConfig {
@@ -84,6 +88,8 @@ impl Default for SensorConfig {
             xdp_mode: XdpMode::Auto,
             promiscuous: true,
             events: Vec::new(),
+            user: None,
+            group: None,
         }
     }
 }
@@ -122,8 +128,6 @@ const ACCEPTED: &[(&str, &str)] = &[
     ("ARGUS_GENERATE_BIDIRECTIONAL_TIMESTAMPS", "no"),
     ("ARGUS_SET_PID", ""),
     ("ARGUS_PID_PATH", ""),
-    ("ARGUS_SETUSER_ID", ""),
-    ("ARGUS_SETGROUP_ID", ""),
     ("ARGUS_CHROOT_DIR", ""),
     ("ARGUS_SELF_SYNCHRONIZE", "no"),
     ("ARGUS_TUNNEL_DISCOVERY", "no"),
@@ -243,6 +247,8 @@ impl SensorConfig {
                 self.filter = (!val.trim().is_empty()).then(|| val.trim().to_string())
             }
             "ARGUS_EVENT_DATA" => self.events.push(val.to_string()),
+            "ARGUS_SETUSER_ID" => self.user = (!val.is_empty()).then(|| val.to_string()),
+            "ARGUS_SETGROUP_ID" => self.group = (!val.is_empty()).then(|| val.to_string()),
             _ => return Ok(false),
         }
         Ok(true)

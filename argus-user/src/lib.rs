@@ -6,6 +6,8 @@ pub mod engine;
 pub mod flow;
 pub mod output;
 pub mod print;
+#[cfg(target_os = "linux")]
+pub mod privs;
 pub mod record;
 pub mod server;
 pub mod wire;

@@ -139,12 +139,21 @@ fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Child {
     let deadline = Instant::now() + Duration::from_secs(10);
     for l in lines.by_ref() {
         let l = l.expect("read stderr");
-        if l.contains("capturing on va") {
+        // Set up is complete once privileges are dropped.
+        if l.contains("privileges dropped") {
             break;
         }
         assert!(Instant::now() < deadline, "argus did not start: {l}");
         assert!(!l.contains("cannot"), "argus failed: {l}");
     }
+    // Once capturing, the sensor holds no capabilities any more.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", c.id())).unwrap_or_default();
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    assert_eq!(cap_eff, "0000000000000000", "capabilities left after setup");
     std::thread::spawn(move || {
         for l in lines.map_while(Result::ok) {
             eprintln!("[argus] {l}");

@@ -11,7 +11,7 @@ use argus::server::{Outputs, Server, ServerOptions};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [filter expression]";
+const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [filter expression]";
 
 /// The command line over the configuration files: `-X` and `-F` first (files are read before
 /// any flag applies, so flags win), then every other flag in order.
@@ -72,6 +72,8 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
         let a = args[i].as_str();
         match a {
             "-r" => cfg.inputs.push(need(&mut i, a)?),
+            "-u" => cfg.user = Some(need(&mut i, a)?),
+            "-g" => cfg.group = Some(need(&mut i, a)?),
             "-i" => cfg.interfaces.push(need(&mut i, a)?),
             "-w" => {
                 cfg.output = Some(need(&mut i, a)?);
@@ -267,6 +269,19 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    // Sockets, rings and outputs are open: nothing privileged is left to do.
+    match argus::privs::drop_privileges(cfg.user.as_deref(), cfg.group.as_deref(), &[]) {
+        Ok(d) => match d.user {
+            Some((u, g)) => {
+                eprintln!("argus: privileges dropped: running as uid {u} gid {g}, no capabilities")
+            }
+            None => eprintln!("argus: privileges dropped: no capabilities left"),
+        },
+        Err(e) => {
+            eprintln!("argus: cannot drop privileges: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let ecfg = EngineConfig {
         workers: cfg.workers,
         model: cfg.model.clone(),
