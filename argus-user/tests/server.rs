@@ -511,6 +511,23 @@ fn remote_filters_are_refused_and_bad_clients_dropped() {
         "DONE: closed"
     );
 
+    // Ten clients at once at most (argus' ARGUS_MAXLISTEN): `ok` and nine more; the next one
+    // gets an ERROR MAR with option 2 ("too many clients"), then the connection closes.
+    let idle: Vec<TcpStream> = (0..9).map(|_| raw_client(&addr, false)).collect();
+    let mut extra = TcpStream::connect(&addr).expect("connect");
+    let refused = read_all(&mut extra, Duration::from_secs(5));
+    assert_eq!(refused.len(), 128, "one MAR");
+    assert_eq!(
+        (refused[0], refused[1]),
+        (0x83, 0x82),
+        "MAR, cause ERROR, option 2"
+    );
+    drop(idle);
+    sensor
+        .log
+        .wait("closed before START", 10, Duration::from_secs(10))
+        .expect("idle clients gone");
+
     // Debian's ra with a filter: refused, and no records printed as if filtered.
     if require("Debian ra", RA) {
         let o = Command::new(RA)
