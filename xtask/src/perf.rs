@@ -30,13 +30,18 @@ const GENERATOR_VERSION: u32 = 1;
 
 const USAGE: &str = "\
 usage: cargo xtask perf offline [--packets N] [--flows F] [--seed S] [--runs R]
+       cargo xtask perf live [--packets N] [--flows F] [--rates R1,R2,..]
   offline   time our argus (default workers and --workers 1) and Debian's /usr/sbin/argus on a
             synthetic capture (default 2000000 packets, 100000 flows, seed 1, best of 3 runs);
-            writes perf/offline.md";
+            writes perf/offline.md
+  live      offer a synthetic capture (default 300000 packets, 10000 flows) over a veth pair at
+            each rate (packets/s, 0 = as fast as the sender can; default 50000,100000,200000,0)
+            to our argus -i and Debian's; packets accounted and CPU; writes perf/live.md (root)";
 
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("offline") => offline(&args[1..]),
+        Some("live") => live(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -298,6 +303,39 @@ fn cpu_model() -> String {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+fn live(args: &[String]) -> Result<()> {
+    let mut rates = vec![50_000, 100_000, 200_000, 0];
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "--rates" {
+            let v = args.get(i + 1).context("--rates needs a list")?;
+            rates = v
+                .split(',')
+                .map(|x| x.trim().parse::<u64>())
+                .collect::<Result<_, _>>()
+                .context("--rates: numbers separated by commas")?;
+            i += 2;
+        } else {
+            rest.push(args[i].clone());
+            i += 1;
+        }
+    }
+    let mut o = parse(&rest)?;
+    if !rest.iter().any(|a| a == "--packets") {
+        o.packets = 300_000;
+    }
+    if !rest.iter().any(|a| a == "--flows") {
+        o.flows = 10_000;
+    }
+    let root = crate::workspace_root();
+    let dir = root.join("target/perf");
+    std::fs::create_dir_all(&dir)?;
+    let (pcap, _) = ensure_capture(&root, &dir, &o)?;
+    cargo(&root, &["build", "--release", "-p", "argus-user"])?;
+    crate::perf_live::live(&root, &pcap, &rates)
 }
 
 fn offline(args: &[String]) -> Result<()> {
