@@ -25,7 +25,7 @@
 //! AF_XDP gives no timestamps: frames are stamped with the wall clock (`CLOCK_REALTIME`) when a
 //! batch is taken from the rx ring.
 
-use super::FrameMeta;
+use super::{FrameMeta, LiveSource, LiveStats};
 use crate::config::XdpMode;
 use argus_common::xdp_maps::{self, stat};
 use argus_common::{class, meta_flags, XdpMeta, XDP_META_MAGIC};
@@ -402,6 +402,30 @@ impl Drop for Xdp {
         // detached when `ebpf` drops (its links are closed).
         for q in 0..self.sockets.len() as u32 {
             let _ = self.xsks.unset(q);
+        }
+    }
+}
+
+/// The engine's view: frames (metadata dropped, see [`Xdp::poll_meta`]) and loss counters.
+impl LiveSource for Xdp {
+    fn name(&self) -> &str {
+        Xdp::name(self)
+    }
+
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        f: &mut dyn FnMut(FrameMeta, &[u8]),
+    ) -> io::Result<usize> {
+        Xdp::poll(self, timeout, f)
+    }
+
+    /// `received`: frames delivered plus frames the sockets dropped; `dropped`: the latter.
+    fn stats(&mut self) -> LiveStats {
+        let s = Xdp::stats(self);
+        LiveStats {
+            received: s.received + s.rx_dropped,
+            dropped: s.rx_dropped,
         }
     }
 }
