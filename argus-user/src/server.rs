@@ -750,6 +750,58 @@ mod tests {
         assert_eq!(parse_msg(b"GET / HTTP/1.0\r\n"), Msg::Garbage);
     }
 
+    /// The merger side never blocks on a client that does not read, and counts what it loses.
+    #[test]
+    fn publish_never_blocks_and_counts_drops() {
+        let opts = ServerOptions {
+            srcid: SrcId::None,
+            report_interval: 5,
+            queue_records: 4,
+            drain: Duration::from_millis(200),
+            startup_timeout: STARTUP_TIMEOUT,
+        };
+        let mut srv = Server::bind(0, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)), opts).expect("bind");
+        let mut c = TcpStream::connect(srv.local_addr()).expect("connect");
+        let mut mar = [0u8; 128];
+        c.read_exact(&mut mar).expect("init MAR");
+        assert_eq!(&mar[8..12], &MAR_COOKIE.to_be_bytes());
+        c.write_all(b"START: ").expect("start");
+        let t0 = Instant::now();
+        while !srv.wants_records() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "client never started"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        // 20 000 records of 1 KiB: far more than the socket buffers and the queue hold.
+        let mut rec = vec![0u8; 1024];
+        rec[0] = 0x13;
+        rec[2..4].copy_from_slice(&256u16.to_be_bytes());
+        let t0 = Instant::now();
+        for _ in 0..20_000 {
+            srv.publish(&rec);
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "publish waited for the client"
+        );
+        let dropped = srv.dropped_total();
+        assert!(dropped > 0);
+        let st = srv.clients();
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0].dropped, dropped);
+        let t0 = Instant::now();
+        let report = srv.finish(20_001);
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "finish is bounded by the drain time"
+        );
+        let st = &report.clients[0];
+        assert_eq!(st.written + st.dropped, 20_000, "{st:?}");
+        assert_eq!(report.dropped_total, st.dropped);
+    }
+
     #[test]
     fn excerpt_is_printable() {
         assert_eq!(excerpt(b"a\x00b\n"), "a.b.");
