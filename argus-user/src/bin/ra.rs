@@ -19,6 +19,49 @@ fn die(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+/// Prefix marking a `-S` source in the input list.
+const STREAM: &str = "\0stream:";
+
+/// Connect to an argus stream (`host`, `host:port`, `[v6]:port`; port 561 by default): read
+/// the server's init MAR, send `START: `, and read records from there on (ref/argus-format.md
+/// section 13). Returns the record reader and the socket (for `DONE: ` at the end).
+fn connect(addr: &str) -> io::Result<(Box<dyn Read>, std::net::TcpStream)> {
+    use std::net::ToSocketAddrs;
+    let with_port = if addr.rsplit_once(':').is_some_and(|(h, p)| {
+        !h.is_empty() && p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']'))
+    }) {
+        addr.to_string()
+    } else {
+        format!("{addr}:561")
+    };
+    let target = with_port
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::other("no address"))?;
+    let mut sock =
+        std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(10))?;
+    // The init MAR: a 4-byte header whose length field counts 32-bit words.
+    let mut hdr = [0u8; 4];
+    sock.read_exact(&mut hdr)?;
+    if hdr[0] & 0x0f < 3 || hdr[0] & 0xf0 != 0x80 {
+        return Err(io::Error::other(format!(
+            "not an argus 3 server (first record type/version 0x{:02x})",
+            hdr[0]
+        )));
+    }
+    let words = u16::from_be_bytes([hdr[2], hdr[3]]) as usize;
+    let mut mar = hdr.to_vec();
+    mar.resize(words.max(1) * 4, 0);
+    sock.read_exact(&mut mar[4..])?;
+    if hdr[1] == 0x80 {
+        // Init MAR with cause ERROR: access denied or too many clients.
+        return Err(io::Error::other("the server refused the connection"));
+    }
+    sock.write_all(b"START: ")?;
+    let reader = sock.try_clone()?;
+    Ok((Box::new(io::Cursor::new(mar).chain(reader)), sock))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut o = PrintOpts::default();
@@ -60,6 +103,7 @@ fn main() -> ExitCode {
                     i += 1;
                 }
             }
+            "-S" => files.push(format!("{STREAM}{}", next(&mut i))),
             "-u" => o.unix_time = true,
             "-p" => o.precision = next(&mut i).parse().unwrap_or_else(|_| usage()),
             "-c" => o.sep = Some(next(&mut i)),
@@ -129,9 +173,22 @@ fn main() -> ExitCode {
     // Like ra, the header goes out with the first printed line (none for empty output).
     let mut header_due = o.header;
     let mut printed_flows: u64 = 0;
+    let mut streams: Vec<std::net::TcpStream> = Vec::new();
     'files: for f in &files {
         let input: Box<dyn Read> = if f == "-" {
             Box::new(io::stdin().lock())
+        } else if let Some(addr) = f.strip_prefix(STREAM) {
+            match connect(addr) {
+                Ok((r, sock)) => {
+                    streams.push(sock);
+                    r
+                }
+                Err(e) => {
+                    eprintln!("ra: -S {addr}: {e}");
+                    damaged = true;
+                    continue;
+                }
+            }
         } else {
             match std::fs::File::open(f) {
                 Ok(h) => Box::new(h),
@@ -190,6 +247,11 @@ fn main() -> ExitCode {
         }
     }
     let _ = out.flush();
+    // Tell servers we are done, as ra does.
+    for mut s in streams {
+        let _ = s.write_all(b"DONE: ");
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    }
     if damaged {
         ExitCode::from(1)
     } else {
