@@ -73,6 +73,11 @@ struct Veth {
 
 impl Veth {
     fn new(tag: &str) -> Veth {
+        Veth::with_queues(tag, 1)
+    }
+
+    /// A pair whose ends have `q` rx and tx queues each.
+    fn with_queues(tag: &str, q: u32) -> Veth {
         let id = format!("{}{}", std::process::id() % 100_000, tag);
         let v = Veth {
             a: format!("argXA{id}"),
@@ -82,9 +87,29 @@ impl Veth {
         let _ = Command::new("ip").args(["netns", "del", &v.b]).status();
         sh(&["ip", "netns", "add", &v.a]);
         sh(&["ip", "netns", "add", &v.b]);
+        let q = q.to_string();
         sh(&[
-            "ip", "link", "add", "va", "netns", &v.a, "type", "veth", "peer", "name", "vb",
-            "netns", &v.b,
+            "ip",
+            "link",
+            "add",
+            "va",
+            "netns",
+            &v.a,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vb",
+            "netns",
+            &v.b,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
         ]);
         for (ns, dev) in [(&v.a, "va"), (&v.b, "vb")] {
             // No addresses and no IPv6: the kernel sends nothing of its own on the link.
@@ -136,8 +161,9 @@ type Frames = Arc<Mutex<Vec<(Option<XdpMeta>, Vec<u8>)>>>;
 struct Capture {
     frames: Frames,
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<xdp::XdpStats>>,
+    thread: Option<std::thread::JoinHandle<(xdp::XdpStats, Vec<u64>)>>,
     attached: Attached,
+    queues: usize,
     describe: String,
 }
 
@@ -162,10 +188,10 @@ impl Capture {
                 Ok(x) => x,
                 Err(e) => {
                     let _ = tx.send(Err(e));
-                    return xdp::XdpStats::default();
+                    return (xdp::XdpStats::default(), Vec::new());
                 }
             };
-            let _ = tx.send(Ok((x.attached(), x.describe())));
+            let _ = tx.send(Ok((x.attached(), x.describe(), x.queues())));
             while !s2.load(Ordering::Relaxed) {
                 let mut got = Vec::new();
                 x.poll_meta(Duration::from_millis(20), &mut |_, m, d| {
@@ -176,14 +202,15 @@ impl Capture {
                     f2.lock().expect("lock").extend(got);
                 }
             }
-            x.stats()
+            (x.stats(), x.received_per_queue())
         });
         match rx.recv() {
-            Ok(Ok((attached, describe))) => Ok(Capture {
+            Ok(Ok((attached, describe, queues))) => Ok(Capture {
                 frames,
                 stop,
                 thread: Some(thread),
                 attached,
+                queues,
                 describe,
             }),
             Ok(Err(e)) => {
@@ -205,7 +232,8 @@ impl Capture {
         std::mem::take(&mut *self.frames.lock().expect("lock"))
     }
 
-    fn finish(mut self) -> xdp::XdpStats {
+    /// Stop; the counters and the frames received per queue.
+    fn finish(mut self) -> (xdp::XdpStats, Vec<u64>) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread
             .take()
@@ -276,8 +304,14 @@ fn check_pcap(v: &Veth, cap: &Capture, pcap: &Path) -> u64 {
         (want.len(), all),
         "{name}: frames sent / in the file (frames over the MTU are skipped)"
     );
-    let got = cap.take(want.len());
+    let mut want = want;
+    let mut got = cap.take(want.len());
     assert_eq!(got.len(), want.len(), "{name}: frames received over AF_XDP");
+    if cap.queues > 1 {
+        // Each queue keeps its order, the queues interleave: compare as multisets.
+        want.sort();
+        got.sort_by(|a, b| a.1.cmp(&b.1));
+    }
     let mut shard_checked = 0;
     for (i, ((meta, frame), w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(frame, w, "{name}: frame {i} differs from the pcap frame");
@@ -333,8 +367,8 @@ fn run_mode(v: &Veth, mode: XdpMode, pcaps: &[PathBuf]) -> Attached {
     for p in pcaps {
         total += check_pcap(v, &cap, p);
     }
-    let st = cap.finish();
-    eprintln!("live_xdp: {mode:?}: stats {st:?}");
+    let (st, per_queue) = cap.finish();
+    eprintln!("live_xdp: {mode:?}: stats {st:?}, per queue {per_queue:?}");
     assert_eq!(st.received, total, "{mode:?}: frames received");
     assert_eq!(st.seen, total, "{mode:?}: STATS seen");
     assert_eq!(st.redirected, total, "{mode:?}: STATS redirected");
@@ -546,7 +580,30 @@ fn xdp_frames_and_metadata_match_the_pcap() {
     assert_eq!(run_mode(&v, XdpMode::Skb, &pcaps), Attached::Skb);
     assert_eq!(run_mode(&v, XdpMode::Native, &pcaps), Attached::Native);
     // Automatic mode takes native mode where the driver has it (veth does).
-    assert_eq!(run_mode(&v, XdpMode::Auto, &[mix]), Attached::Native);
+    assert_eq!(
+        run_mode(&v, XdpMode::Auto, &[mix.clone()]),
+        Attached::Native
+    );
+    drop(v);
+    // Four rx queues: four sockets, each in XSKS at its queue index; the peer spreads flows
+    // over its tx queues, which veth maps to the same rx queues.
+    let v = Veth::with_queues("q", 4);
+    for mode in [XdpMode::Native, XdpMode::Skb] {
+        let cap = Capture::start(&v.a, mode).expect("attach on a 4-queue veth");
+        assert_eq!(cap.queues, 4, "{mode:?}: one socket per rx queue");
+        let mut total = 0;
+        for p in &pcaps {
+            total += check_pcap(&v, &cap, p);
+        }
+        let (st, per_queue) = cap.finish();
+        eprintln!("live_xdp: 4 queues, {mode:?}: {st:?}, per queue {per_queue:?}");
+        assert_eq!((st.received, st.redirected), (total, total), "{mode:?}");
+        assert_eq!(per_queue.iter().sum::<u64>(), total);
+        assert!(
+            per_queue.iter().filter(|&&n| n > 0).count() > 1,
+            "{mode:?}: frames arrived on one queue only: {per_queue:?}"
+        );
+    }
 }
 
 /// Receive rate through AF_XDP in native mode (run with `--ignored`): the corpus' test.pcap sent
@@ -581,7 +638,7 @@ fn xdp_receive_rate() {
         .and_then(|x| x.parse().ok())
         .unwrap_or(0);
     let got = cap.take(sent).len();
-    let st = cap.finish();
+    let (st, _) = cap.finish();
     eprintln!(
         "live_xdp rate: sent {sent} in {secs:.3} s ({:.0} frames/s), received {got}, stats {st:?}",
         sent as f64 / secs

@@ -298,6 +298,11 @@ impl Xdp {
         self.sockets.iter().map(|s| s.zero_copy).collect()
     }
 
+    /// Frames delivered per rx queue since the sockets were opened.
+    pub fn received_per_queue(&self) -> Vec<u64> {
+        self.sockets.iter().map(|s| s.received).collect()
+    }
+
     /// One line for the log: mode, queues, zero-copy.
     pub fn describe(&self) -> String {
         let zc = self.sockets.iter().filter(|s| s.zero_copy).count();
@@ -639,6 +644,8 @@ struct Xsk {
     fd: OwnedFd,
     umem: Umem,
     zero_copy: bool,
+    /// Frames handed to callbacks.
+    received: u64,
 }
 
 /// The UMEM mapping, unmapped on drop (after the socket and its rings, being the last field).
@@ -783,6 +790,7 @@ impl Xsk {
             fd,
             umem,
             zero_copy,
+            received: 0,
         })
     }
 
@@ -850,6 +858,7 @@ impl Xsk {
             .producer()
             .store(fprod.wrapping_add(n), Ordering::Release);
         self.wake_if_needed();
+        self.received += n as u64;
         (n as usize, bad)
     }
 
