@@ -581,7 +581,7 @@ fn xdp_frames_and_metadata_match_the_pcap() {
     assert_eq!(run_mode(&v, XdpMode::Native, &pcaps), Attached::Native);
     // Automatic mode takes native mode where the driver has it (veth does).
     assert_eq!(
-        run_mode(&v, XdpMode::Auto, &[mix.clone()]),
+        run_mode(&v, XdpMode::Auto, std::slice::from_ref(&mix)),
         Attached::Native
     );
     drop(v);

@@ -20,7 +20,7 @@
 //! `XDP_ZEROCOPY` where the program runs in native mode and the driver offers it, else
 //! `XDP_COPY` (veth, generic mode). Every chunk sits in the fill ring or the rx ring at all
 //! times: a frame read from the rx ring goes back to the fill ring once the callback returned.
-//! All `unsafe` of this module is in [`Ring`], [`Xsk`] and the syscall helpers.
+//! All `unsafe` of the XDP path is in this module, each block with its SAFETY reasoning.
 //!
 //! AF_XDP gives no timestamps: frames are stamped with the wall clock (`CLOCK_REALTIME`) when a
 //! batch is taken from the rx ring.
