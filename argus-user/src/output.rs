@@ -87,19 +87,28 @@ impl StreamWriter {
     }
 }
 
+/// The MAR status record argus writes every MAR interval: the interval's packets, bytes and
+/// capture drops, the flows in the tables, the records written, and the clients connected with
+/// the records dropped for them in the interval (in the MAR's `queue` field).
+pub fn status_mar(srcid: SrcId, report_interval: u16, st: &SensorStatus) -> Mar {
+    let mut m = base_mar(srcid, report_interval, st.since);
+    m.cause = Cause::Status;
+    m.argusid = srcid.value();
+    m.now = st.now;
+    m.pkts_rcvd = st.packets;
+    m.bytes_rcvd = st.bytes;
+    m.dropped = st.dropped.min(u32::MAX as u64) as u32;
+    m.flows = st.flows.min(u32::MAX as u64) as u32;
+    m.records = st.records.min(u32::MAX as u64) as u32;
+    m.clients = st.clients;
+    m.queue = st.client_drops.min(u32::MAX as u64) as u32;
+    m
+}
+
 impl StreamWriter {
-    /// The MAR status record argus writes every MAR interval.
+    /// The MAR status record for this stream.
     pub fn status_mar(&self, st: &SensorStatus) -> Mar {
-        let mut m = base_mar(self.srcid, self.report_interval, st.since);
-        m.cause = Cause::Status;
-        m.argusid = self.srcid.value();
-        m.now = st.now;
-        m.pkts_rcvd = st.packets;
-        m.bytes_rcvd = st.bytes;
-        m.dropped = st.dropped.min(u32::MAX as u64) as u32;
-        m.flows = st.flows.min(u32::MAX as u64) as u32;
-        m.records = st.records.min(u32::MAX as u64) as u32;
-        m
+        status_mar(self.srcid, self.report_interval, st)
     }
 }
 

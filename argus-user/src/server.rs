@@ -252,6 +252,15 @@ impl Server {
     }
 
     /// Records dropped for all clients so far.
+    /// Source id and status interval of this sensor's MARs.
+    pub fn srcid(&self) -> SrcId {
+        self.shared.opts.srcid
+    }
+
+    pub fn report_interval(&self) -> u16 {
+        self.shared.opts.report_interval
+    }
+
     pub fn dropped_total(&self) -> u64 {
         self.shared.dropped_total.load(Ordering::Relaxed)
     }
@@ -680,6 +689,8 @@ pub struct Outputs {
     buf: Vec<u8>,
     /// Flow records seen.
     pub records: u64,
+    /// Client drops at the last status report.
+    drops_reported: u64,
 }
 
 /// What [`Outputs::finish`] found.
@@ -697,6 +708,7 @@ impl Outputs {
             server,
             buf: Vec::with_capacity(4096),
             records: 0,
+            drops_reported: 0,
         }
     }
 
@@ -711,6 +723,31 @@ impl Outputs {
 }
 
 impl RecordSink for Outputs {
+    /// A MAR status record to the file and to every client, with the clients connected and the
+    /// records dropped for them since the last one.
+    fn status(&mut self, st: &crate::engine::SensorStatus) -> io::Result<()> {
+        let mut st = *st;
+        if let Some(s) = &self.server {
+            let total = s.dropped_total();
+            st.client_drops = total.saturating_sub(self.drops_reported);
+            self.drops_reported = total;
+            st.clients = s.clients().iter().filter(|c| !c.closed).count() as u32;
+        }
+        let r = match &mut self.file {
+            Some(f) => f.status(&st),
+            None => Ok(()),
+        };
+        if let Some(s) = &mut self.server {
+            if s.wants_records() {
+                let (srcid, interval) = (s.srcid(), s.report_interval());
+                self.buf.clear();
+                encode::encode_mar(&output::status_mar(srcid, interval, &st), &mut self.buf);
+                s.publish(&self.buf);
+            }
+        }
+        r
+    }
+
     fn flow(&mut self, rec: &FlowRecord) -> io::Result<()> {
         self.records += 1;
         let r = match &mut self.file {

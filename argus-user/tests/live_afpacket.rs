@@ -431,3 +431,52 @@ fn afpacket_capture_accounts_like_the_file_reader() {
         live_matches_offline(&v, &c.join(f), dir.path(), &[]);
     }
 }
+
+/// With `-M 1` a MAR status record comes every second, counting the interval's packets.
+#[test]
+fn mar_status_records_every_interval() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = Veth::new("s");
+    let out = dir.path().join("status.argus");
+    let c = start_sensor(&v.a, &out, &["-M", "1"]);
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/wikipedia.pcap");
+    let out_r = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &v.b,
+            env!("CARGO_BIN_EXE_argus-replay"),
+            "-i",
+            "vb",
+            "-r",
+        ])
+        .arg(&pcap)
+        .args(["--pps", "100"])
+        .output()
+        .expect("replay");
+    assert!(out_r.status.success());
+    std::thread::sleep(Duration::from_millis(1200));
+    stop_sensor(c);
+    let bytes = std::fs::read(&out).expect("read output");
+    let mut rd = argus::record::decode::RecordReader::new(&bytes[..]);
+    let (mut n, mut pkts, mut flows_max) = (0, 0u64, 0u32);
+    while let Some(r) = rd.next_record() {
+        if let Ok(argus::record::Record::Mar(m)) = r {
+            if m.cause == argus::record::Cause::Status {
+                n += 1;
+                pkts += m.pkts_rcvd;
+                flows_max = flows_max.max(m.flows);
+                assert!(m.now > m.startime, "status MAR covers an interval");
+            }
+        }
+    }
+    assert!(n >= 2, "{n} status MARs in about 2.5 s with -M 1");
+    assert!(
+        pkts > 0 && pkts <= 136,
+        "status MARs count {pkts} packets of 136 sent"
+    );
+    assert!(flows_max > 0, "status MARs report the flows in the tables");
+}

@@ -188,6 +188,10 @@ pub struct SensorStatus {
     pub flows: u64,
     /// Flow records written in the interval.
     pub records: u64,
+    /// Clients connected now, and records dropped for them in the interval (filled in by
+    /// the output that serves clients).
+    pub clients: u32,
+    pub client_drops: u64,
 }
 
 /// Counters the reader and the workers share with the merger for status reports: written once
@@ -836,6 +840,8 @@ impl MarClock {
             dropped: d.saturating_sub(self.dropped),
             flows: c.flows.iter().map(|f| f.load(Relaxed)).sum(),
             records: records.saturating_sub(self.records),
+            clients: 0,
+            client_drops: 0,
         };
         (self.packets, self.bytes, self.dropped, self.records) = (p, b, d, records);
         self.since = now;
