@@ -53,8 +53,8 @@ impl Netns {
                 "-qw",
                 "net.ipv6.conf.vb.disable_ipv6=1",
             ],
-            vec!["ip", "-n", NS_A, "link", "set", "va", "mtu", "9000", "up"],
-            vec!["ip", "-n", NS_B, "link", "set", "vb", "mtu", "9000", "up"],
+            vec!["ip", "-n", NS_A, "link", "set", "va", "mtu", "3000", "up"],
+            vec!["ip", "-n", NS_B, "link", "set", "vb", "mtu", "3000", "up"],
         ] {
             let st = Command::new(cmd[0]).args(&cmd[1..]).status()?;
             if !st.success() {
@@ -155,10 +155,23 @@ pub fn live(root: &Path, pcap: &Path, rates: &[u64]) -> Result<()> {
     } else {
         root.join("target/release/ra")
     };
-    let mut sensors: Vec<(String, Vec<String>)> = vec![(
-        "ours (AF_PACKET, 2 workers)".into(),
-        vec![ours.display().to_string()],
-    )];
+    let o = ours.display().to_string();
+    let mut sensors: Vec<(String, Vec<String>)> = vec![
+        (
+            "ours (XDP native + AF_XDP)".into(),
+            vec![
+                o.clone(),
+                "--capture".into(),
+                "xdp".into(),
+                "--xdp-mode".into(),
+                "native".into(),
+            ],
+        ),
+        (
+            "ours (AF_PACKET)".into(),
+            vec![o, "--capture".into(), "afpacket".into()],
+        ),
+    ];
     if Path::new("/usr/sbin/argus").exists() {
         sensors.push((
             "Debian argus 3.0.8 (libpcap)".into(),

@@ -242,22 +242,45 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
+/// Open live capture on one interface: XDP + AF_XDP unless `--capture afpacket`; when XDP
+/// cannot be attached and the method was not forced, the AF_PACKET ring. Says which path is in
+/// use.
+fn open_live(
+    cfg: &SensorConfig,
+    iface: &str,
+) -> std::io::Result<Box<dyn argus::capture::LiveSource>> {
+    use argus::capture::{afpacket::AfPacket, xdp::Xdp};
+    if cfg.capture != CaptureMethod::AfPacket {
+        match Xdp::open(iface, cfg.promiscuous, cfg.xdp_mode) {
+            Ok(x) => {
+                eprintln!(
+                    "argus: capturing on {iface} with XDP + AF_XDP: {}",
+                    x.describe()
+                );
+                return Ok(Box::new(x));
+            }
+            Err(e) if cfg.capture == CaptureMethod::Xdp => return Err(e),
+            Err(e) => {
+                eprintln!("argus: {iface}: XDP not available ({e}); falling back to AF_PACKET")
+            }
+        }
+    }
+    let s = AfPacket::open(iface, cfg.promiscuous, None)?;
+    eprintln!("argus: capturing on {iface} with AF_PACKET (TPACKET_V3 ring)");
+    Ok(Box::new(s))
+}
+
 /// Live capture on `cfg.interfaces` until SIGINT or SIGTERM.
 fn live(cfg: &SensorConfig) -> ExitCode {
-    if cfg.capture == CaptureMethod::Xdp {
-        eprintln!("argus: --capture xdp: the XDP/AF_XDP path is not built yet; use --capture afpacket (or leave the default)");
-        return ExitCode::from(1);
-    }
     let mut sockets: Vec<Box<dyn argus::capture::LiveSource>> = Vec::new();
     for i in &cfg.interfaces {
-        match argus::capture::afpacket::AfPacket::open(i, cfg.promiscuous, None) {
-            Ok(s) => sockets.push(Box::new(s)),
+        match open_live(cfg, i) {
+            Ok(s) => sockets.push(s),
             Err(e) => {
-                eprintln!("argus: cannot capture: {e}");
+                eprintln!("argus: cannot capture on {i}: {e}");
                 return ExitCode::from(1);
             }
         }
-        eprintln!("argus: capturing on {i} with AF_PACKET (TPACKET_V3 ring)");
     }
     // SAFETY: installing a handler that only stores to an atomic (async-signal-safe).
     unsafe {

@@ -1,0 +1,499 @@
+//! Live capture on a veth pair between two network namespaces that the test creates (and
+//! removes), through each capture path: XDP + AF_XDP in native (driver) mode, in SKB mode, and
+//! the AF_PACKET fallback. Frames of a capture are sent from one end with `argus-replay`
+//! (bounded rate), `argus -i` captures the other end until SIGTERM, and the records must account
+//! for exactly the packets and bytes that `argus -r` finds in the same capture, flow by flow.
+//! Captures: a mix generated here (TCP sessions, UDP, ICMP, IPv6, 802.1Q-tagged frames) and
+//! files of the shared corpus, QinQ included.
+//!
+//! Needs root (namespaces, raw sockets). Without it the test says SKIPPED loudly, unless
+//! `ARGUS_REQUIRE_REFERENCE=1` (CI), where it fails.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn require() -> bool {
+    std::env::var("ARGUS_REQUIRE_REFERENCE").as_deref() == Ok("1")
+}
+
+fn can_run() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let ip = Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if root && ip {
+        return true;
+    }
+    if require() {
+        panic!("live capture tests need root and iproute2 (ARGUS_REQUIRE_REFERENCE=1)");
+    }
+    eprintln!("\n*** SKIPPED live_capture: needs root and the `ip` command ***\n");
+    false
+}
+
+fn sh(args: &[&str]) {
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .expect("run command");
+    assert!(st.success(), "{args:?} failed");
+}
+
+/// Two namespaces joined by a veth pair (`va` in `a`, `vb` in `b`), removed on drop.
+struct Veth {
+    a: String,
+    b: String,
+}
+
+impl Veth {
+    fn new(tag: &str) -> Veth {
+        let id = format!("{}{}", std::process::id() % 100_000, tag);
+        let v = Veth {
+            a: format!("argA{id}"),
+            b: format!("argB{id}"),
+        };
+        let _ = Command::new("ip").args(["netns", "del", &v.a]).status();
+        let _ = Command::new("ip").args(["netns", "del", &v.b]).status();
+        sh(&["ip", "netns", "add", &v.a]);
+        sh(&["ip", "netns", "add", &v.b]);
+        sh(&[
+            "ip", "link", "add", "va", "netns", &v.a, "type", "veth", "peer", "name", "vb",
+            "netns", &v.b,
+        ]);
+        for (ns, dev) in [(&v.a, "va"), (&v.b, "vb")] {
+            // No addresses and no IPv6: the kernel sends nothing of its own on the link.
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
+            ]);
+            sh(&["ip", "-n", ns, "link", "set", dev, "mtu", "3000", "up"]);
+        }
+        v
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
+    }
+}
+
+/// Per flow key and direction: (packets, bytes), from our `ra` over an argus file.
+fn tallies(file: &Path) -> BTreeMap<String, (u64, u64, u64, u64)> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ra"))
+        .args(["-n", "-M", "noman", "-L", "-1", "-c", ",", "-r"])
+        .arg(file)
+        .args([
+            "-s", "proto", "saddr", "sport", "dir", "daddr", "dport", "spkts", "dpkts", "sbytes",
+            "dbytes",
+        ])
+        .output()
+        .expect("run ra");
+    let mut m = BTreeMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let c: Vec<&str> = l.split(',').collect();
+        if c.len() != 10 {
+            continue;
+        }
+        let key = format!("{} {} {} {} {}", c[0], c[1], c[2], c[4], c[5]);
+        let n = |i: usize| c[i].trim().parse::<u64>().unwrap_or(0);
+        let e = m.entry(key).or_insert((0, 0, 0, 0));
+        e.0 += n(6);
+        e.1 += n(7);
+        e.2 += n(8);
+        e.3 += n(9);
+    }
+    m
+}
+
+fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Child {
+    let mut c = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            env!("CARGO_BIN_EXE_argus"),
+            "-X",
+            "-i",
+            "va",
+            "-w",
+        ])
+        .arg(out)
+        .args(extra)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start argus");
+    // Wait for the capture to be set up.
+    let err = c.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(err).lines();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for l in lines.by_ref() {
+        let l = l.expect("read stderr");
+        // Set up is complete once privileges are dropped.
+        if l.contains("privileges dropped") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "argus did not start: {l}");
+        assert!(!l.contains("cannot"), "argus failed: {l}");
+    }
+    // Once capturing, the sensor holds no capabilities any more.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", c.id())).unwrap_or_default();
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    assert_eq!(cap_eff, "0000000000000000", "capabilities left after setup");
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            eprintln!("[argus] {l}");
+        }
+    });
+    c
+}
+
+fn stop_sensor(mut c: Child) {
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: kill(2) of our own child (the `ip netns exec` process execs argus in place).
+    unsafe {
+        libc::kill(c.id() as i32, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(st) = c.try_wait().expect("wait") {
+            assert!(st.success(), "argus exited with {st}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "argus did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn replay(ns: &str, pcap: &Path) -> (u64, u64) {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            env!("CARGO_BIN_EXE_argus-replay"),
+            "-i",
+            "vb",
+            "-r",
+        ])
+        .arg(pcap)
+        .args(["--pps", "5000"])
+        .output()
+        .expect("run argus-replay");
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    let w: Vec<&str> = s.split_whitespace().collect();
+    (
+        w.get(1).and_then(|x| x.parse().ok()).unwrap_or(0),
+        w.get(3).and_then(|x| x.parse().ok()).unwrap_or(0),
+    )
+}
+
+/// Capture `pcap` live and compare with `argus -r pcap`, flow by flow.
+fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) {
+    let name = pcap.file_name().and_then(|n| n.to_str()).unwrap_or("x");
+    let live = dir.join(format!("{name}.{}.live.argus", extra.join("")));
+    let offline = dir.join(format!("{name}.offline.argus"));
+    // argus appends to an existing output file.
+    let _ = std::fs::remove_file(&live);
+    let _ = std::fs::remove_file(&offline);
+    let st = Command::new(env!("CARGO_BIN_EXE_argus"))
+        .args(["-X", "-r"])
+        .arg(pcap)
+        .arg("-w")
+        .arg(&offline)
+        .args(extra)
+        .status()
+        .expect("argus -r");
+    assert!(st.success() || st.code() == Some(2));
+    let c = start_sensor(&v.a, &live, extra);
+    let (sent, skipped) = replay(&v.b, pcap);
+    stop_sensor(c);
+    assert_eq!(skipped, 0, "{name}: frames the veth refused");
+    let (want, got) = (tallies(&offline), tallies(&live));
+    let total =
+        |m: &BTreeMap<String, (u64, u64, u64, u64)>| m.values().map(|t| t.0 + t.1).sum::<u64>();
+    let frames = {
+        let mut src = argus::capture::open(pcap.to_str().expect("utf-8")).expect("open");
+        let mut n = 0u64;
+        while let Ok(Some(_)) = src.next_frame() {
+            n += 1;
+        }
+        n
+    };
+    assert_eq!(sent, frames, "{name}: frames sent");
+    assert_eq!(
+        total(&got),
+        total(&want),
+        "{name}: packets in live records vs `argus -r` ({sent} frames sent)"
+    );
+    assert_eq!(
+        want, got,
+        "{name}: flows captured live differ from `argus -r` on the same capture"
+    );
+    eprintln!(
+        "live_afpacket: {name}: {sent} frames, {} flows agree",
+        want.len()
+    );
+}
+
+/// A capture with a known mix: a TCP session, UDP exchanges, ICMP echo, IPv6 UDP and TCP, and
+/// 802.1Q-tagged UDP.
+fn mix_pcap(path: &Path) {
+    let mut f = std::fs::File::create(path).expect("create pcap");
+    // pcap header: magic, version 2.4, zone, sigfigs, snaplen, linktype Ethernet.
+    let mut hdr = Vec::new();
+    hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    hdr.extend_from_slice(&2u16.to_le_bytes());
+    hdr.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 65535, 1] {
+        hdr.extend_from_slice(&v.to_le_bytes());
+    }
+    f.write_all(&hdr).expect("write");
+    let mut t = 1_700_000_000u64 * 1_000_000;
+    let mut put = |frame: Vec<u8>| {
+        t += 1000;
+        let mut r = Vec::new();
+        r.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
+        r.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
+        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        r.extend_from_slice(&frame);
+        f.write_all(&r).expect("write");
+    };
+    let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+    let eth = |src: [u8; 6], dst: [u8; 6], vlan: Option<u16>, et: u16| {
+        let mut e = dst.to_vec();
+        e.extend_from_slice(&src);
+        if let Some(v) = vlan {
+            e.extend_from_slice(&[0x81, 0x00]);
+            e.extend_from_slice(&v.to_be_bytes());
+        }
+        e.extend_from_slice(&et.to_be_bytes());
+        e
+    };
+    let v4 = |s: [u8; 4], d: [u8; 4], proto: u8, l4: &[u8]| {
+        let mut h = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
+        h[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+        h.extend_from_slice(&s);
+        h.extend_from_slice(&d);
+        h.extend_from_slice(l4);
+        h
+    };
+    let v6 = |s: u8, d: u8, nh: u8, l4: &[u8]| {
+        let mut h = vec![0x60, 0, 0, 0];
+        h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+        h.extend_from_slice(&[nh, 64]);
+        for x in [s, d] {
+            let mut a = [0u8; 16];
+            a[0] = 0x20;
+            a[1] = 0x01;
+            a[15] = x;
+            h.extend_from_slice(&a);
+        }
+        h.extend_from_slice(l4);
+        h
+    };
+    let tcp = |sp: u16, dp: u16, seq: u32, ack: u32, flags: u8, data: usize| {
+        let mut h = Vec::new();
+        h.extend_from_slice(&sp.to_be_bytes());
+        h.extend_from_slice(&dp.to_be_bytes());
+        h.extend_from_slice(&seq.to_be_bytes());
+        h.extend_from_slice(&ack.to_be_bytes());
+        h.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        h.extend(std::iter::repeat_n(0x61, data));
+        h
+    };
+    let udp = |sp: u16, dp: u16, data: usize| {
+        let mut h = Vec::new();
+        h.extend_from_slice(&sp.to_be_bytes());
+        h.extend_from_slice(&dp.to_be_bytes());
+        h.extend_from_slice(&((8 + data) as u16).to_be_bytes());
+        h.extend_from_slice(&[0, 0]);
+        h.extend(std::iter::repeat_n(0x62, data));
+        h
+    };
+    let (c, s) = ([10, 9, 0, 1], [10, 9, 0, 2]);
+    // TCP session with data both ways and a FIN close.
+    let seq: [(bool, u8, u32, u32, usize); 8] = [
+        (true, 0x02, 100, 0, 0),
+        (false, 0x12, 500, 101, 0),
+        (true, 0x10, 101, 501, 0),
+        (true, 0x18, 101, 501, 120),
+        (false, 0x18, 501, 221, 700),
+        (true, 0x11, 221, 1201, 0),
+        (false, 0x11, 1201, 222, 0),
+        (true, 0x10, 222, 1202, 0),
+    ];
+    for (up, fl, sq, ak, n) in seq {
+        let (src, dst, sm, dm, sp, dp) = if up {
+            (c, s, ma, mb, 40000, 80)
+        } else {
+            (s, c, mb, ma, 80, 40000)
+        };
+        let mut fr = eth(sm, dm, None, 0x0800);
+        fr.extend(v4(src, dst, 6, &tcp(sp, dp, sq, ak, fl, n)));
+        put(fr);
+    }
+    // UDP exchanges, a tagged one among them.
+    for (k, vlan) in [(0u16, None), (1, None), (2, Some(20u16))] {
+        let mut q = eth(ma, mb, vlan, 0x0800);
+        q.extend(v4(c, s, 17, &udp(5000 + k, 53 + k * 100, 30 + k as usize)));
+        put(q);
+        let mut r = eth(mb, ma, vlan, 0x0800);
+        r.extend(v4(s, c, 17, &udp(53 + k * 100, 5000 + k, 90)));
+        put(r);
+    }
+    // ICMP echo request and reply, twice.
+    for sq in [1u16, 2] {
+        for (src, dst, sm, dm, ty) in [(c, s, ma, mb, 8u8), (s, c, mb, ma, 0)] {
+            let mut icmp = vec![ty, 0, 0, 0, 0x12, 0x34];
+            icmp.extend_from_slice(&sq.to_be_bytes());
+            icmp.extend_from_slice(&[0x63; 32]);
+            let mut fr = eth(sm, dm, None, 0x0800);
+            fr.extend(v4(src, dst, 1, &icmp));
+            put(fr);
+        }
+    }
+    // IPv6: a UDP exchange and a TCP handshake.
+    for (a, b, sm, dm) in [(1u8, 2u8, ma, mb), (2, 1, mb, ma)] {
+        let (sp, dp) = if a == 1 { (6000, 123) } else { (123, 6000) };
+        let mut fr = eth(sm, dm, None, 0x86dd);
+        fr.extend(v6(a, b, 17, &udp(sp, dp, 48)));
+        put(fr);
+    }
+    for (a, b, sm, dm, fl, sq, ak) in [
+        (1u8, 2u8, ma, mb, 0x02u8, 7u32, 0u32),
+        (2, 1, mb, ma, 0x12, 900, 8),
+        (1, 2, ma, mb, 0x10, 8, 901),
+    ] {
+        let (sp, dp) = if a == 1 { (41000, 443) } else { (443, 41000) };
+        let mut fr = eth(sm, dm, None, 0x86dd);
+        fr.extend(v6(a, b, 6, &tcp(sp, dp, sq, ak, fl, 0)));
+        put(fr);
+    }
+}
+
+fn corpus() -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("ARGUS_PCAPS") {
+        return Some(PathBuf::from(d));
+    }
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["../../shared/pcaps", "../shared/pcaps"]
+        .iter()
+        .map(|r| here.join(r))
+        .find(|d| d.is_dir())
+}
+
+/// Every capture path accounts like the file reader.
+fn capture_accounts_like_the_file_reader(tag: &str, mode: &[&str]) {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = Veth::new(tag);
+    let mix = dir.path().join("mix.pcap");
+    mix_pcap(&mix);
+    live_matches_offline(&v, &mix, dir.path(), mode);
+    let one: Vec<&str> = mode.iter().copied().chain(["--workers", "1"]).collect();
+    live_matches_offline(&v, &mix, dir.path(), &one);
+    let Some(c) = corpus() else {
+        assert!(
+            !require(),
+            "pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
+        );
+        eprintln!("\n*** live_capture: corpus not found, corpus replays SKIPPED ***\n");
+        return;
+    };
+    for f in [
+        "test.pcap",
+        "wikipedia.pcap",
+        "vlan-collisions.pcap",
+        "http-qinq-0.pcap",
+    ] {
+        live_matches_offline(&v, &c.join(f), dir.path(), mode);
+    }
+}
+
+#[test]
+fn afpacket_accounts_like_the_file_reader() {
+    capture_accounts_like_the_file_reader("p", &["--capture", "afpacket"]);
+}
+
+#[test]
+fn xdp_skb_mode_accounts_like_the_file_reader() {
+    capture_accounts_like_the_file_reader("k", &["--capture", "xdp", "--xdp-mode", "skb"]);
+}
+
+#[test]
+fn xdp_native_mode_accounts_like_the_file_reader() {
+    capture_accounts_like_the_file_reader("n", &["--capture", "xdp", "--xdp-mode", "native"]);
+}
+
+/// With `-M 1` a MAR status record comes every second, counting the interval's packets.
+#[test]
+fn mar_status_records_every_interval() {
+    if !can_run() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = Veth::new("s");
+    let out = dir.path().join("status.argus");
+    let c = start_sensor(&v.a, &out, &["-M", "1"]);
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/wikipedia.pcap");
+    let out_r = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &v.b,
+            env!("CARGO_BIN_EXE_argus-replay"),
+            "-i",
+            "vb",
+            "-r",
+        ])
+        .arg(&pcap)
+        .args(["--pps", "100"])
+        .output()
+        .expect("replay");
+    assert!(out_r.status.success());
+    std::thread::sleep(Duration::from_millis(1200));
+    stop_sensor(c);
+    let bytes = std::fs::read(&out).expect("read output");
+    let mut rd = argus::record::decode::RecordReader::new(&bytes[..]);
+    let (mut n, mut pkts, mut flows_max) = (0, 0u64, 0u32);
+    while let Some(r) = rd.next_record() {
+        if let Ok(argus::record::Record::Mar(m)) = r {
+            if m.cause == argus::record::Cause::Status {
+                n += 1;
+                pkts += m.pkts_rcvd;
+                flows_max = flows_max.max(m.flows);
+                assert!(m.now > m.startime, "status MAR covers an interval");
+            }
+        }
+    }
+    assert!(n >= 2, "{n} status MARs in about 2.5 s with -M 1");
+    assert!(
+        pkts > 0 && pkts <= 136,
+        "status MARs count {pkts} packets of 136 sent"
+    );
+    assert!(flows_max > 0, "status MARs report the flows in the tables");
+}
