@@ -9,85 +9,13 @@
 //! Needs root (namespaces, raw sockets). Without it the test says SKIPPED loudly, unless
 //! `ARGUS_REQUIRE_REFERENCE=1` (CI), where it fails.
 
+mod common;
+use common::{can_run_live, corpus_dir, require, Veth};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn require() -> bool {
-    std::env::var("ARGUS_REQUIRE_REFERENCE").as_deref() == Ok("1")
-}
-
-fn can_run() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let ip = Command::new("ip")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if root && ip {
-        return true;
-    }
-    if require() {
-        panic!("live capture tests need root and iproute2 (ARGUS_REQUIRE_REFERENCE=1)");
-    }
-    eprintln!("\n*** SKIPPED live_capture: needs root and the `ip` command ***\n");
-    false
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect("run command");
-    assert!(st.success(), "{args:?} failed");
-}
-
-/// Two namespaces joined by a veth pair (`va` in `a`, `vb` in `b`), removed on drop.
-struct Veth {
-    a: String,
-    b: String,
-}
-
-impl Veth {
-    fn new(tag: &str) -> Veth {
-        let id = format!("{}{}", std::process::id() % 100_000, tag);
-        let v = Veth {
-            a: format!("argA{id}"),
-            b: format!("argB{id}"),
-        };
-        let _ = Command::new("ip").args(["netns", "del", &v.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &v.b]).status();
-        sh(&["ip", "netns", "add", &v.a]);
-        sh(&["ip", "netns", "add", &v.b]);
-        sh(&[
-            "ip", "link", "add", "va", "netns", &v.a, "type", "veth", "peer", "name", "vb",
-            "netns", &v.b,
-        ]);
-        for (ns, dev) in [(&v.a, "va"), (&v.b, "vb")] {
-            // No addresses and no IPv6: the kernel sends nothing of its own on the link.
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
-            ]);
-            sh(&["ip", "-n", ns, "link", "set", dev, "mtu", "3000", "up"]);
-        }
-        v
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
-    }
-}
 
 /// Per flow key and direction: (packets, bytes), from our `ra` over an argus file.
 fn tallies(file: &Path) -> BTreeMap<String, (u64, u64, u64, u64)> {
@@ -393,20 +321,9 @@ fn mix_pcap(path: &Path) {
     }
 }
 
-fn corpus() -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("ARGUS_PCAPS") {
-        return Some(PathBuf::from(d));
-    }
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["../../shared/pcaps", "../shared/pcaps"]
-        .iter()
-        .map(|r| here.join(r))
-        .find(|d| d.is_dir())
-}
-
 /// Every capture path accounts like the file reader.
 fn capture_accounts_like_the_file_reader(tag: &str, mode: &[&str]) {
-    if !can_run() {
+    if !can_run_live("live_capture") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -416,7 +333,7 @@ fn capture_accounts_like_the_file_reader(tag: &str, mode: &[&str]) {
     live_matches_offline(&v, &mix, dir.path(), mode);
     let one: Vec<&str> = mode.iter().copied().chain(["--workers", "1"]).collect();
     live_matches_offline(&v, &mix, dir.path(), &one);
-    let Some(c) = corpus() else {
+    let Some(c) = corpus_dir() else {
         assert!(
             !require(),
             "pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
@@ -452,7 +369,7 @@ fn xdp_native_mode_accounts_like_the_file_reader() {
 /// With `-M 1` a MAR status record comes every second, counting the interval's packets.
 #[test]
 fn mar_status_records_every_interval() {
-    if !can_run() {
+    if !can_run_live("live_capture") {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");

@@ -24,12 +24,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// MTU of the veth pair: native XDP on veth needs frames that fit a page with XDP's headroom.
-const MTU: usize = 3000;
+mod common;
+use common::{corpus_dir, require, Veth, MTU};
+
 const ETHERNET: u32 = 1;
 
-fn require() -> bool {
-    std::env::var("ARGUS_REQUIRE_REFERENCE").as_deref() == Ok("1")
+/// `ip link show va` in namespace a.
+fn link_a(v: &Veth) -> String {
+    let o = Command::new("ip")
+        .args(["-n", &v.a, "-d", "link", "show", "va"])
+        .output()
+        .expect("ip link show");
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn can_run() -> bool {
@@ -54,104 +60,6 @@ fn can_run() -> bool {
     }
     eprintln!("\n*** SKIPPED live_xdp: {why} ***\n");
     false
-}
-
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0])
-        .args(&args[1..])
-        .status()
-        .expect("run command");
-    assert!(st.success(), "{args:?} failed");
-}
-
-/// Two namespaces joined by a veth pair (`va` in `a`, `vb` in `b`), removed on drop (which
-/// also removes any XDP program still attached to `va`).
-struct Veth {
-    a: String,
-    b: String,
-}
-
-impl Veth {
-    fn new(tag: &str) -> Veth {
-        Veth::with_queues(tag, 1)
-    }
-
-    /// A pair whose ends have `q` rx and tx queues each.
-    fn with_queues(tag: &str, q: u32) -> Veth {
-        let id = format!("{}{}", std::process::id() % 100_000, tag);
-        let v = Veth {
-            a: format!("argXA{id}"),
-            b: format!("argXB{id}"),
-        };
-        let _ = Command::new("ip").args(["netns", "del", &v.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &v.b]).status();
-        sh(&["ip", "netns", "add", &v.a]);
-        sh(&["ip", "netns", "add", &v.b]);
-        let q = q.to_string();
-        sh(&[
-            "ip",
-            "link",
-            "add",
-            "va",
-            "netns",
-            &v.a,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "vb",
-            "netns",
-            &v.b,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-        ]);
-        for (ns, dev) in [(&v.a, "va"), (&v.b, "vb")] {
-            // No addresses and no IPv6: the kernel sends nothing of its own on the link.
-            sh(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
-            ]);
-            sh(&[
-                "ip",
-                "-n",
-                ns,
-                "link",
-                "set",
-                dev,
-                "mtu",
-                &MTU.to_string(),
-                "up",
-            ]);
-        }
-        v
-    }
-
-    /// `ip link show va` in namespace a.
-    fn link_a(&self) -> String {
-        let o = Command::new("ip")
-            .args(["-n", &self.a, "-d", "link", "show", "va"])
-            .output()
-            .expect("ip link show");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
-    }
 }
 
 type Frames = Arc<Mutex<Vec<(Option<XdpMeta>, Vec<u8>)>>>;
@@ -374,7 +282,7 @@ fn run_mode(v: &Veth, mode: XdpMode, pcaps: &[PathBuf]) -> Attached {
         }
     };
     eprintln!("live_xdp: {mode:?}: {}", cap.describe);
-    let link = v.link_a();
+    let link = link_a(v);
     assert!(
         link.contains("xdp"),
         "{mode:?}: no XDP program on va:\n{link}"
@@ -399,7 +307,7 @@ fn run_mode(v: &Veth, mode: XdpMode, pcaps: &[PathBuf]) -> Attached {
         (0, 0),
         "{mode:?}: socket drops, frames without metadata"
     );
-    let link = v.link_a();
+    let link = link_a(v);
     assert!(
         !link.contains("xdp"),
         "{mode:?}: XDP program still attached after drop:\n{link}"
@@ -549,17 +457,6 @@ fn mix_pcap(path: &Path) {
     put(fr);
 }
 
-fn corpus() -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("ARGUS_PCAPS") {
-        return Some(PathBuf::from(d));
-    }
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["../../shared/pcaps", "../shared/pcaps"]
-        .iter()
-        .map(|r| here.join(r))
-        .find(|d| d.is_dir())
-}
-
 #[test]
 fn xdp_frames_and_metadata_match_the_pcap() {
     if !can_run() {
@@ -569,7 +466,7 @@ fn xdp_frames_and_metadata_match_the_pcap() {
     let mix = dir.path().join("mix.pcap");
     mix_pcap(&mix);
     let mut pcaps = vec![mix.clone()];
-    match corpus() {
+    match corpus_dir() {
         Some(c) => {
             // Every corpus capture whose frames are all Ethernet (the veth carries Ethernet).
             let mut files: Vec<PathBuf> = std::fs::read_dir(&c)
@@ -629,7 +526,7 @@ fn xdp_receive_rate() {
     if !can_run() {
         return;
     }
-    let Some(c) = corpus() else {
+    let Some(c) = corpus_dir() else {
         eprintln!("\n*** live_xdp: corpus not found, rate SKIPPED ***\n");
         return;
     };

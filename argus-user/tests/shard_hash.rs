@@ -4,28 +4,20 @@
 //! where the fast path answers, its answer must equal the hash of the key the flow model
 //! builds for that frame.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+mod common;
+use common::corpus_dir;
 
 use argus::capture;
 use argus::engine::shard::{fast_shard_hash, key_shard_hash};
 use argus::flow::key::classify;
 use argus::wire;
 
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("ARGUS_PCAPS") {
-        return Some(PathBuf::from(d));
-    }
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["../../shared/pcaps", "../shared/pcaps"]
-        .iter()
-        .map(|rel| here.join(rel))
-        .find(|d| d.is_dir())
-}
-
 #[test]
 fn fast_shard_hash_agrees_with_the_flow_key_on_the_corpus() {
     let Some(dir) = corpus_dir() else {
-        if std::env::var("ARGUS_REQUIRE_REFERENCE").as_deref() == Ok("1") {
+        if common::require() {
             panic!("pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1 (set ARGUS_PCAPS)");
         }
         eprintln!("\n*** SKIPPED shard_hash: pcap corpus not found (set ARGUS_PCAPS) ***\n");

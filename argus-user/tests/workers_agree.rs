@@ -6,19 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::corpus_dir;
+
 use argus::record::decode::RecordReader;
 use argus::record::{FlowRecord, Record};
-
-fn corpus_dir() -> Option<PathBuf> {
-    if let Ok(d) = std::env::var("ARGUS_PCAPS") {
-        return Some(PathBuf::from(d));
-    }
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    ["../../shared/pcaps", "../shared/pcaps"]
-        .iter()
-        .map(|rel| here.join(rel))
-        .find(|d| d.is_dir())
-}
 
 fn flows(pcap: &Path, workers: &str) -> Vec<FlowRecord> {
     let out = Command::new(env!("CARGO_BIN_EXE_argus"))
@@ -40,7 +32,7 @@ fn flows(pcap: &Path, workers: &str) -> Vec<FlowRecord> {
 #[test]
 fn one_and_three_workers_write_the_same_records() {
     let Some(dir) = corpus_dir() else {
-        if std::env::var("ARGUS_REQUIRE_REFERENCE").as_deref() == Ok("1") {
+        if common::require() {
             panic!("pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1 (set ARGUS_PCAPS)");
         }
         eprintln!("\n*** SKIPPED workers_agree: pcap corpus not found (set ARGUS_PCAPS) ***\n");

@@ -737,11 +737,12 @@ fn merge(
     let mut mar = mar_interval_us.map(|iv| MarClock::new(iv, crate::output::now()));
     let mut streams: Vec<Stream> = (0..n).map(|_| Stream::default()).collect();
     let mut stats = Vec::new();
-    // Sequence number of each worker's flows, indexed by slab slot and checked against the
-    // slot's generation: bounded by the flow tables' size, never searched.
-    let mut seqs: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
-    let mut next_seq: u32 = 1;
-    let mut written: u64 = 0;
+    let mut out = Numbered {
+        sink,
+        seqs: vec![Vec::new(); n],
+        next_seq: 1,
+        written: 0,
+    };
     // Housekeeping ticks not yet closed (every worker sees all of them; worker 0's are kept).
     let mut ticks: std::collections::VecDeque<(u64, i64)> = Default::default();
     let mut triggers: Vec<Trigger> = Vec::new();
@@ -779,21 +780,12 @@ fn merge(
                 break;
             }
             ticks.pop_front();
-            let mut emit = |r: &Ref, streams: &mut [Stream]| {
-                if let Some(em) = streams[r.w]
-                    .bufs
-                    .get_mut(r.buf)
-                    .and_then(|b| b.ems.get_mut(r.i))
-                {
-                    assign_seq(em, &mut seqs[r.w], &mut next_seq);
-                    written += 1;
-                    let _ = sink.flow(&em.rec);
-                }
-            };
-            close_window(&mut streams, end, &mut triggers, &mut emit);
+            close_window(&mut streams, end, &mut triggers, &mut |r, st| {
+                out.write(r, st)
+            });
             if let Some(m) = mar.as_mut() {
-                if let Some(st) = m.due(tnow, &counters, written) {
-                    let _ = sink.status(&st);
+                if let Some(st) = m.due(tnow, &counters, out.written) {
+                    let _ = out.sink.status(&st);
                 }
             }
         }
@@ -803,22 +795,37 @@ fn merge(
                 phase: u8::MAX,
                 sub: u64::MAX,
             };
-            let mut emit = |r: &Ref, streams: &mut [Stream]| {
-                if let Some(em) = streams[r.w]
-                    .bufs
-                    .get_mut(r.buf)
-                    .and_then(|b| b.ems.get_mut(r.i))
-                {
-                    assign_seq(em, &mut seqs[r.w], &mut next_seq);
-                    written += 1;
-                    let _ = sink.flow(&em.rec);
-                }
-            };
-            close_window(&mut streams, end, &mut triggers, &mut emit);
+            close_window(&mut streams, end, &mut triggers, &mut |r, st| {
+                out.write(r, st)
+            });
             break;
         }
     }
-    (stats, written)
+    (stats, out.written)
+}
+
+/// The merger's output side: gives each record its flow's sequence number and writes it.
+struct Numbered<'a> {
+    sink: &'a mut dyn RecordSink,
+    /// Sequence number of each worker's flows, indexed by slab slot and checked against the
+    /// slot's generation: bounded by the flow tables' size, never searched.
+    seqs: Vec<Vec<(u32, u32)>>,
+    next_seq: u32,
+    written: u64,
+}
+
+impl Numbered<'_> {
+    fn write(&mut self, r: &Ref, streams: &mut [Stream]) {
+        if let Some(em) = streams[r.w]
+            .bufs
+            .get_mut(r.buf)
+            .and_then(|b| b.ems.get_mut(r.i))
+        {
+            assign_seq(em, &mut self.seqs[r.w], &mut self.next_seq);
+            self.written += 1;
+            let _ = self.sink.flow(&em.rec);
+        }
+    }
 }
 
 /// When the next MAR status report is due, and the counters at the previous one.
