@@ -10,9 +10,9 @@
 //! `ARGUS_REQUIRE_REFERENCE=1` (CI), where it fails.
 
 mod common;
-use common::{can_run_live, corpus_dir, require, Veth};
+use common::{can_run_live, corpus_dir, eth, ipv4, ipv6, require, tcp, udp, PcapWriter, Veth};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -187,79 +187,11 @@ fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) {
 /// A capture with a known mix: a TCP session, UDP exchanges, ICMP echo, IPv6 UDP and TCP, and
 /// 802.1Q-tagged UDP.
 fn mix_pcap(path: &Path) {
-    let mut f = std::fs::File::create(path).expect("create pcap");
-    // pcap header: magic, version 2.4, zone, sigfigs, snaplen, linktype Ethernet.
-    let mut hdr = Vec::new();
-    hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    for v in [0u32, 0, 65535, 1] {
-        hdr.extend_from_slice(&v.to_le_bytes());
-    }
-    f.write_all(&hdr).expect("write");
-    let mut t = 1_700_000_000u64 * 1_000_000;
-    let mut put = |frame: Vec<u8>| {
-        t += 1000;
-        let mut r = Vec::new();
-        r.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
-        r.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
-        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        r.extend_from_slice(&frame);
-        f.write_all(&r).expect("write");
-    };
+    let mut w = PcapWriter::create(path);
+    let mut put = |frame: Vec<u8>| w.put(&frame);
     let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
-    let eth = |src: [u8; 6], dst: [u8; 6], vlan: Option<u16>, et: u16| {
-        let mut e = dst.to_vec();
-        e.extend_from_slice(&src);
-        if let Some(v) = vlan {
-            e.extend_from_slice(&[0x81, 0x00]);
-            e.extend_from_slice(&v.to_be_bytes());
-        }
-        e.extend_from_slice(&et.to_be_bytes());
-        e
-    };
-    let v4 = |s: [u8; 4], d: [u8; 4], proto: u8, l4: &[u8]| {
-        let mut h = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
-        h[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-        h.extend_from_slice(&s);
-        h.extend_from_slice(&d);
-        h.extend_from_slice(l4);
-        h
-    };
-    let v6 = |s: u8, d: u8, nh: u8, l4: &[u8]| {
-        let mut h = vec![0x60, 0, 0, 0];
-        h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-        h.extend_from_slice(&[nh, 64]);
-        for x in [s, d] {
-            let mut a = [0u8; 16];
-            a[0] = 0x20;
-            a[1] = 0x01;
-            a[15] = x;
-            h.extend_from_slice(&a);
-        }
-        h.extend_from_slice(l4);
-        h
-    };
-    let tcp = |sp: u16, dp: u16, seq: u32, ack: u32, flags: u8, data: usize| {
-        let mut h = Vec::new();
-        h.extend_from_slice(&sp.to_be_bytes());
-        h.extend_from_slice(&dp.to_be_bytes());
-        h.extend_from_slice(&seq.to_be_bytes());
-        h.extend_from_slice(&ack.to_be_bytes());
-        h.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        h.extend(std::iter::repeat_n(0x61, data));
-        h
-    };
-    let udp = |sp: u16, dp: u16, data: usize| {
-        let mut h = Vec::new();
-        h.extend_from_slice(&sp.to_be_bytes());
-        h.extend_from_slice(&dp.to_be_bytes());
-        h.extend_from_slice(&((8 + data) as u16).to_be_bytes());
-        h.extend_from_slice(&[0, 0]);
-        h.extend(std::iter::repeat_n(0x62, data));
-        h
-    };
+    let v4 = |s, d, proto, l4: &[u8]| ipv4(s, d, proto, 0x4000, l4);
+    let tagged = |vlan: Option<u16>| vlan.map(|v| vec![(0x8100, v)]).unwrap_or_default();
     let (c, s) = ([10, 9, 0, 1], [10, 9, 0, 2]);
     // TCP session with data both ways and a FIN close.
     let seq: [(bool, u8, u32, u32, usize); 8] = [
@@ -278,16 +210,16 @@ fn mix_pcap(path: &Path) {
         } else {
             (s, c, mb, ma, 80, 40000)
         };
-        let mut fr = eth(sm, dm, None, 0x0800);
+        let mut fr = eth(sm, dm, &[], 0x0800);
         fr.extend(v4(src, dst, 6, &tcp(sp, dp, sq, ak, fl, n)));
         put(fr);
     }
     // UDP exchanges, a tagged one among them.
     for (k, vlan) in [(0u16, None), (1, None), (2, Some(20u16))] {
-        let mut q = eth(ma, mb, vlan, 0x0800);
+        let mut q = eth(ma, mb, &tagged(vlan), 0x0800);
         q.extend(v4(c, s, 17, &udp(5000 + k, 53 + k * 100, 30 + k as usize)));
         put(q);
-        let mut r = eth(mb, ma, vlan, 0x0800);
+        let mut r = eth(mb, ma, &tagged(vlan), 0x0800);
         r.extend(v4(s, c, 17, &udp(53 + k * 100, 5000 + k, 90)));
         put(r);
     }
@@ -297,7 +229,7 @@ fn mix_pcap(path: &Path) {
             let mut icmp = vec![ty, 0, 0, 0, 0x12, 0x34];
             icmp.extend_from_slice(&sq.to_be_bytes());
             icmp.extend_from_slice(&[0x63; 32]);
-            let mut fr = eth(sm, dm, None, 0x0800);
+            let mut fr = eth(sm, dm, &[], 0x0800);
             fr.extend(v4(src, dst, 1, &icmp));
             put(fr);
         }
@@ -305,8 +237,8 @@ fn mix_pcap(path: &Path) {
     // IPv6: a UDP exchange and a TCP handshake.
     for (a, b, sm, dm) in [(1u8, 2u8, ma, mb), (2, 1, mb, ma)] {
         let (sp, dp) = if a == 1 { (6000, 123) } else { (123, 6000) };
-        let mut fr = eth(sm, dm, None, 0x86dd);
-        fr.extend(v6(a, b, 17, &udp(sp, dp, 48)));
+        let mut fr = eth(sm, dm, &[], 0x86dd);
+        fr.extend(ipv6(a, b, 17, &udp(sp, dp, 48)));
         put(fr);
     }
     for (a, b, sm, dm, fl, sq, ak) in [
@@ -315,8 +247,8 @@ fn mix_pcap(path: &Path) {
         (1, 2, ma, mb, 0x10, 8, 901),
     ] {
         let (sp, dp) = if a == 1 { (41000, 443) } else { (443, 41000) };
-        let mut fr = eth(sm, dm, None, 0x86dd);
-        fr.extend(v6(a, b, 6, &tcp(sp, dp, sq, ak, fl, 0)));
+        let mut fr = eth(sm, dm, &[], 0x86dd);
+        fr.extend(ipv6(a, b, 6, &tcp(sp, dp, sq, ak, fl, 0)));
         put(fr);
     }
 }

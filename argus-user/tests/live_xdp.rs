@@ -17,7 +17,6 @@ use argus::capture::xdp::{self, Attached, Xdp};
 use argus::config::XdpMode;
 use argus::engine::shard::{fast_shard_hash, frame_shard_hash};
 use argus_common::XdpMeta;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,7 +24,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{corpus_dir, require, Veth, MTU};
+use common::{corpus_dir, eth, ipv4, require, udp, PcapWriter, Veth, MTU};
 
 const ETHERNET: u32 = 1;
 
@@ -318,55 +317,10 @@ fn run_mode(v: &Veth, mode: XdpMode, pcaps: &[PathBuf]) -> Attached {
 /// A capture with a known mix: TCP, UDP (one 802.1Q-tagged, one QinQ-tagged), ICMP, IPv6 UDP
 /// and ICMPv6, an IPv4 fragment, ARP, LLC and an IPv4 header with a bad IHL.
 fn mix_pcap(path: &Path) {
-    let mut f = std::fs::File::create(path).expect("create pcap");
-    let mut hdr = Vec::new();
-    hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    for v in [0u32, 0, 65535, 1] {
-        hdr.extend_from_slice(&v.to_le_bytes());
-    }
-    f.write_all(&hdr).expect("write");
-    let mut t = 1_700_000_000u64 * 1_000_000;
-    let mut put = |frame: Vec<u8>| {
-        t += 1000;
-        let mut r = Vec::new();
-        r.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
-        r.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
-        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        r.extend_from_slice(&frame);
-        f.write_all(&r).expect("write");
-    };
+    let mut w = PcapWriter::create(path);
+    let mut put = |frame: Vec<u8>| w.put(&frame);
     let (ma, mb) = ([2u8, 0, 0, 0, 0, 0xa], [2u8, 0, 0, 0, 0, 0xb]);
-    let eth = |src: [u8; 6], dst: [u8; 6], tags: &[(u16, u16)], et: u16| {
-        let mut e = dst.to_vec();
-        e.extend_from_slice(&src);
-        for (tpid, tci) in tags {
-            e.extend_from_slice(&tpid.to_be_bytes());
-            e.extend_from_slice(&tci.to_be_bytes());
-        }
-        e.extend_from_slice(&et.to_be_bytes());
-        e
-    };
-    let v4 = |s: [u8; 4], d: [u8; 4], proto: u8, frag: u16, l4: &[u8]| {
-        let mut h = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
-        h[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
-        h[6..8].copy_from_slice(&frag.to_be_bytes());
-        h.extend_from_slice(&s);
-        h.extend_from_slice(&d);
-        h.extend_from_slice(l4);
-        h
-    };
-    let udp = |sp: u16, dp: u16, data: usize| {
-        let mut h = Vec::new();
-        h.extend_from_slice(&sp.to_be_bytes());
-        h.extend_from_slice(&dp.to_be_bytes());
-        h.extend_from_slice(&((8 + data) as u16).to_be_bytes());
-        h.extend_from_slice(&[0, 0]);
-        h.extend(std::iter::repeat_n(0x62, data));
-        h
-    };
+    let v4 = ipv4;
     let (c, s) = ([10, 9, 0, 1], [10, 9, 0, 2]);
     // TCP SYN / SYN-ACK.
     for (src, dst, sm, dm, sp, dp, fl) in [

@@ -134,3 +134,103 @@ impl Drop for Veth {
         let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
     }
 }
+
+/// A little-endian microsecond pcap file of Ethernet frames, written as frames are added (one
+/// millisecond apart from 2023-11-14 22:13:20).
+pub struct PcapWriter {
+    f: std::fs::File,
+    t_us: u64,
+}
+
+impl PcapWriter {
+    pub fn create(path: &Path) -> PcapWriter {
+        use std::io::Write;
+        let mut f = std::fs::File::create(path).expect("create pcap");
+        let mut hdr = Vec::new();
+        hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        hdr.extend_from_slice(&2u16.to_le_bytes());
+        hdr.extend_from_slice(&4u16.to_le_bytes());
+        for v in [0u32, 0, 65535, 1] {
+            hdr.extend_from_slice(&v.to_le_bytes());
+        }
+        f.write_all(&hdr).expect("write pcap");
+        PcapWriter {
+            f,
+            t_us: 1_700_000_000u64 * 1_000_000,
+        }
+    }
+
+    pub fn put(&mut self, frame: &[u8]) {
+        use std::io::Write;
+        self.t_us += 1000;
+        let mut r = Vec::with_capacity(16 + frame.len());
+        r.extend_from_slice(&((self.t_us / 1_000_000) as u32).to_le_bytes());
+        r.extend_from_slice(&((self.t_us % 1_000_000) as u32).to_le_bytes());
+        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        r.extend_from_slice(frame);
+        self.f.write_all(&r).expect("write pcap");
+    }
+}
+
+/// An Ethernet header with VLAN tags given as (TPID, TCI).
+pub fn eth(src: [u8; 6], dst: [u8; 6], tags: &[(u16, u16)], ethertype: u16) -> Vec<u8> {
+    let mut e = dst.to_vec();
+    e.extend_from_slice(&src);
+    for (tpid, tci) in tags {
+        e.extend_from_slice(&tpid.to_be_bytes());
+        e.extend_from_slice(&tci.to_be_bytes());
+    }
+    e.extend_from_slice(&ethertype.to_be_bytes());
+    e
+}
+
+/// An IPv4 packet (no options, TTL 64, checksum 0) with `frag` as the flags/offset word.
+pub fn ipv4(s: [u8; 4], d: [u8; 4], proto: u8, frag: u16, l4: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0];
+    h[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+    h[6..8].copy_from_slice(&frag.to_be_bytes());
+    h.extend_from_slice(&s);
+    h.extend_from_slice(&d);
+    h.extend_from_slice(l4);
+    h
+}
+
+/// An IPv6 packet between 2001::s and 2001::d.
+pub fn ipv6(s: u8, d: u8, next: u8, l4: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0];
+    h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+    h.extend_from_slice(&[next, 64]);
+    for x in [s, d] {
+        let mut a = [0u8; 16];
+        a[0] = 0x20;
+        a[1] = 0x01;
+        a[15] = x;
+        h.extend_from_slice(&a);
+    }
+    h.extend_from_slice(l4);
+    h
+}
+
+/// A TCP segment (20-byte header) carrying `data` bytes.
+pub fn tcp(sp: u16, dp: u16, seq: u32, ack: u32, flags: u8, data: usize) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&sp.to_be_bytes());
+    h.extend_from_slice(&dp.to_be_bytes());
+    h.extend_from_slice(&seq.to_be_bytes());
+    h.extend_from_slice(&ack.to_be_bytes());
+    h.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    h.extend(std::iter::repeat_n(0x61, data));
+    h
+}
+
+/// A UDP datagram carrying `data` bytes.
+pub fn udp(sp: u16, dp: u16, data: usize) -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(&sp.to_be_bytes());
+    h.extend_from_slice(&dp.to_be_bytes());
+    h.extend_from_slice(&((8 + data) as u16).to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    h.extend(std::iter::repeat_n(0x62, data));
+    h
+}
