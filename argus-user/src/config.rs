@@ -58,6 +58,9 @@ pub struct SensorConfig {
     pub workers: usize,
     pub capture: CaptureMethod,
     pub xdp_mode: XdpMode,
+    /// XDP: drop frames no AF_XDP socket takes (a dedicated SPAN port) instead of passing them
+    /// to the kernel stack (`--xdp-unwanted drop|pass`, ARGUS_XDP_UNWANTED; default pass).
+    pub xdp_drop_unwanted: bool,
     /// Put captured interfaces in promiscuous mode (ARGUS_GO_PROMISCUOUS, default yes; `-p`
     /// turns it off).
     pub promiscuous: bool,
@@ -86,6 +89,7 @@ impl Default for SensorConfig {
                 .min(4),
             capture: CaptureMethod::Auto,
             xdp_mode: XdpMode::Auto,
+            xdp_drop_unwanted: false,
             promiscuous: true,
             events: Vec::new(),
             user: None,
@@ -247,6 +251,7 @@ impl SensorConfig {
                 self.filter = (!val.trim().is_empty()).then(|| val.trim().to_string())
             }
             "ARGUS_EVENT_DATA" => self.events.push(val.to_string()),
+            "ARGUS_XDP_UNWANTED" => self.xdp_drop_unwanted = parse_drop_pass(val)?,
             "ARGUS_SETUSER_ID" => self.user = (!val.is_empty()).then(|| val.to_string()),
             "ARGUS_SETGROUP_ID" => self.group = (!val.is_empty()).then(|| val.to_string()),
             _ => return Ok(false),
@@ -268,6 +273,15 @@ fn unquote(v: &str) -> Result<String, &'static str> {
 
 fn parse_num<T: std::str::FromStr>(v: &str, what: &str) -> Result<T, String> {
     v.trim().parse().map_err(|_| format!("'{v}' is not {what}"))
+}
+
+/// `drop` or `pass` (true = drop).
+pub fn parse_drop_pass(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "drop" => Ok(true),
+        "pass" => Ok(false),
+        _ => Err(format!("'{v}' is not drop or pass")),
+    }
 }
 
 fn parse_yes_no(v: &str) -> Result<bool, String> {
@@ -352,6 +366,7 @@ ARGUS_CAPTURE_DATA_LEN=32
 ARGUS_FILTER="tcp or udp"
 ARGUS_EVENT_DATA="file:/proc/vmstat:30s"
 ARGUS_EVENT_DATA="prog:/usr/local/bin/rasnmp:1m:compress"
+ARGUS_XDP_UNWANTED=drop
 "#;
         let mut c = SensorConfig::default();
         let w = c.apply_conf("a.conf", text).expect("valid");
@@ -365,6 +380,7 @@ ARGUS_EVENT_DATA="prog:/usr/local/bin/rasnmp:1m:compress"
         assert_eq!(c.model.user_len, 32);
         assert_eq!(c.filter.as_deref(), Some("tcp or udp"));
         assert_eq!(c.events.len(), 2);
+        assert!(c.xdp_drop_unwanted);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use argus::server::{Outputs, Server, ServerOptions};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [filter expression]";
+const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [--xdp-unwanted drop|pass] [filter expression]";
 
 /// The command line over the configuration files: `-X` and `-F` first (files are read before
 /// any flag applies, so flags win), then every other flag in order.
@@ -31,8 +31,11 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
                 | "-B"
                 | "-F"
                 | "--workers"
+                | "-u"
+                | "-g"
                 | "--capture"
                 | "--xdp-mode"
+                | "--xdp-unwanted"
         )
     };
     let mut conf_files = Vec::new();
@@ -137,6 +140,11 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
                     "skb" => XdpMode::Skb,
                     v => return Err(format!("argus: --xdp-mode: '{v}' is not native or skb")),
                 }
+            }
+            "--xdp-unwanted" => {
+                let v = need(&mut i, a)?;
+                cfg.xdp_drop_unwanted =
+                    config::parse_drop_pass(&v).map_err(|e| format!("argus: {a}: {e}"))?;
             }
             "-F" => {
                 need(&mut i, a)?;
@@ -251,7 +259,10 @@ fn open_live(
 ) -> std::io::Result<Box<dyn argus::capture::LiveSource>> {
     use argus::capture::{afpacket::AfPacket, xdp::Xdp};
     if cfg.capture != CaptureMethod::AfPacket {
-        match Xdp::open(iface, cfg.promiscuous, cfg.xdp_mode) {
+        match Xdp::open(iface, cfg.promiscuous, cfg.xdp_mode).and_then(|mut x| {
+            x.set_drop_unwanted(cfg.xdp_drop_unwanted)?;
+            Ok(x)
+        }) {
             Ok(x) => {
                 eprintln!(
                     "argus: capturing on {iface} with XDP + AF_XDP: {}",

@@ -304,6 +304,20 @@ impl Xdp {
     }
 
     /// One line for the log: mode, queues, zero-copy.
+    /// What the program does with a frame for which no AF_XDP socket is bound on its queue:
+    /// drop it (`true`: a dedicated SPAN port, nothing else wants its frames) or pass it to
+    /// the kernel stack (`false`, the default: a host interface).
+    pub fn set_drop_unwanted(&mut self, drop: bool) -> io::Result<()> {
+        let map = self
+            ._ebpf
+            .map_mut(xdp_maps::CONFIG)
+            .ok_or_else(|| err(&self.name, "XDP object", "no CONFIG map"))?;
+        let mut cfg: aya::maps::Array<&mut MapData, u32> = aya::maps::Array::try_from(map)
+            .map_err(|e| err(&self.name, "CONFIG map", chain(&e)))?;
+        cfg.set(xdp_maps::config::DROP_UNREDIRECTED, u32::from(drop), 0)
+            .map_err(|e| err(&self.name, "CONFIG map", chain(&e)))
+    }
+
     pub fn describe(&self) -> String {
         let zc = self.sockets.iter().filter(|s| s.zero_copy).count();
         let mode = match self.attached {
