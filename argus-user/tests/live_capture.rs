@@ -283,6 +283,71 @@ fn capture_accounts_like_the_file_reader(tag: &str, mode: &[&str]) {
     }
 }
 
+/// Every corpus capture whose frames are all Ethernet, complete (a truncated frame goes out with
+/// only its captured bytes, so its length differs from the file's) and fit the veth.
+fn ethernet_corpus(c: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(c)
+        .expect("read corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains(".pcap"))
+        .filter(|p| {
+            let Ok(mut src) = argus::capture::open(p.to_str().unwrap_or("")) else {
+                return false;
+            };
+            let mut n = 0;
+            loop {
+                match src.next_frame() {
+                    Ok(Some((m, d)))
+                        if m.linktype == 1
+                            && m.caplen == m.len
+                            && (14..=common::MTU + 18).contains(&d.len()) =>
+                    {
+                        n += 1
+                    }
+                    Ok(None) => return n > 0,
+                    _ => return false,
+                }
+            }
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The default capture path (XDP) on every complete Ethernet capture of the corpus.
+#[test]
+fn xdp_whole_corpus_accounts_like_the_file_reader() {
+    if !can_run_live("live_capture") {
+        return;
+    }
+    let Some(c) = corpus_dir() else {
+        assert!(
+            !require(),
+            "pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = Veth::new("w");
+    let mut bad = Vec::new();
+    let files = ethernet_corpus(&c);
+    assert!(
+        files.len() > 30,
+        "only {} usable corpus captures",
+        files.len()
+    );
+    for p in &files {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            live_matches_offline(&v, p, dir.path(), &["--capture", "xdp"])
+        }));
+        if r.is_err() {
+            bad.push(p.display().to_string());
+        }
+    }
+    eprintln!("live_capture: {} corpus captures replayed", files.len());
+    assert!(bad.is_empty(), "differ: {bad:?}");
+}
+
 #[test]
 fn afpacket_accounts_like_the_file_reader() {
     capture_accounts_like_the_file_reader("p", &["--capture", "afpacket"]);
