@@ -7,6 +7,7 @@
 //! The kernel strips a received 802.1Q tag into the frame header (`tp_vlan_tci`); like libpcap,
 //! the tag is put back into the frame the callback sees, so decoding matches pcap files.
 
+use super::sys::{add_promiscuous, getsockopt, last_err, setsockopt};
 use super::{FrameMeta, LiveSource, LiveStats};
 use std::ffi::CString;
 use std::io;
@@ -35,24 +36,6 @@ pub struct AfPacket {
 // SAFETY: the ring is owned by this value alone (mapped in `open`, unmapped in `drop`); nothing
 // else holds the pointer, so moving it to another thread is sound.
 unsafe impl Send for AfPacket {}
-
-fn last_err(what: &str, iface: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("{iface}: {what}: {e}"))
-}
-
-fn setsockopt<T>(fd: RawFd, level: i32, opt: i32, val: &T) -> i32 {
-    // SAFETY: `val` points to a live `T` of the size passed.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            (val as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    }
-}
 
 impl AfPacket {
     /// Open a ring on `iface`. `fanout`: join this PACKET_FANOUT_HASH group (several sockets
@@ -148,15 +131,7 @@ impl AfPacket {
             return Err(last_err("bind", iface));
         }
         if promiscuous {
-            let mr = libc::packet_mreq {
-                mr_ifindex: ifindex as i32,
-                mr_type: libc::PACKET_MR_PROMISC as u16,
-                mr_alen: 0,
-                mr_address: [0; 8],
-            };
-            if setsockopt(s, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mr) < 0 {
-                return Err(last_err("promiscuous mode", iface));
-            }
+            add_promiscuous(s, ifindex, iface)?;
         }
         if let Some(group) = fanout {
             let arg: u32 = group as u32 | (libc::PACKET_FANOUT_HASH << 16);
@@ -293,18 +268,8 @@ impl AfPacket {
             tp_drops: 0,
             tp_freeze_q_cnt: 0,
         };
-        let mut len = std::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
-        // SAFETY: getsockopt(2) into a struct of the size given.
-        let rc = unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&mut st as *mut libc::tpacket_stats_v3).cast(),
-                &mut len,
-            )
-        };
-        if rc == 0 {
+        let fd = self.fd.as_raw_fd();
+        if getsockopt(fd, libc::SOL_PACKET, libc::PACKET_STATISTICS, &mut st).is_ok() {
             self.stats.received += st.tp_packets as u64;
             self.stats.dropped += st.tp_drops as u64;
         }

@@ -17,6 +17,8 @@ mod input;
 mod pcap;
 mod pcapng;
 #[cfg(target_os = "linux")]
+mod sys;
+#[cfg(target_os = "linux")]
 pub mod xdp;
 
 use input::Input;

@@ -25,6 +25,7 @@
 //! AF_XDP gives no timestamps: frames are stamped with the wall clock (`CLOCK_REALTIME`) when a
 //! batch is taken from the rx ring.
 
+use super::sys::{add_promiscuous, getsockopt, last_err, setsockopt};
 use super::{FrameMeta, LiveSource, LiveStats};
 use crate::config::XdpMode;
 use argus_common::xdp_maps::{self, stat};
@@ -136,11 +137,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-fn last_err(what: &str, iface: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("{iface}: {what}: {e}"))
 }
 
 /// XDP program plus one AF_XDP socket per rx queue of one interface.
@@ -532,45 +528,8 @@ fn promiscuous_socket(iface: &str, ifindex: u32) -> io::Result<OwnedFd> {
     }
     // SAFETY: fresh descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let mr = libc::packet_mreq {
-        mr_ifindex: ifindex as i32,
-        mr_type: libc::PACKET_MR_PROMISC as u16,
-        mr_alen: 0,
-        mr_address: [0; 8],
-    };
-    if setsockopt(
-        fd.as_raw_fd(),
-        libc::SOL_PACKET,
-        libc::PACKET_ADD_MEMBERSHIP,
-        &mr,
-    ) < 0
-    {
-        return Err(last_err("promiscuous mode", iface));
-    }
+    add_promiscuous(fd.as_raw_fd(), ifindex, iface)?;
     Ok(fd)
-}
-
-fn setsockopt<T>(fd: RawFd, level: i32, opt: i32, val: &T) -> i32 {
-    // SAFETY: `val` points to a live `T` of the size passed.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            opt,
-            (val as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    }
-}
-
-fn getsockopt<T>(fd: RawFd, level: i32, opt: i32, val: &mut T) -> io::Result<usize> {
-    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
-    // SAFETY: `val` points to a live, writable `T` of the size passed.
-    let rc = unsafe { libc::getsockopt(fd, level, opt, (val as *mut T).cast(), &mut len) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(len as usize)
 }
 
 /// One memory-mapped AF_XDP ring (single producer, single consumer).
