@@ -10,7 +10,10 @@
 //! `ARGUS_REQUIRE_REFERENCE=1` (CI), where it fails.
 
 mod common;
-use common::{can_run_live, corpus_dir, eth, ipv4, ipv6, require, tcp, udp, PcapWriter, Veth};
+use common::{
+    can_run_live, captures_where, corpus_dir, eth, ipv4, ipv6, replay, require, tcp, udp,
+    PcapWriter, Veth,
+};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -108,34 +111,6 @@ fn stop_sensor(mut c: Child) {
     }
 }
 
-fn replay(ns: &str, pcap: &Path) -> (u64, u64) {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            env!("CARGO_BIN_EXE_argus-replay"),
-            "-i",
-            "vb",
-            "-r",
-        ])
-        .arg(pcap)
-        .args(["--pps", "5000"])
-        .output()
-        .expect("run argus-replay");
-    assert!(
-        out.status.success(),
-        "replay failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = String::from_utf8_lossy(&out.stdout);
-    let w: Vec<&str> = s.split_whitespace().collect();
-    (
-        w.get(1).and_then(|x| x.parse().ok()).unwrap_or(0),
-        w.get(3).and_then(|x| x.parse().ok()).unwrap_or(0),
-    )
-}
-
 /// Capture `pcap` live and compare with `argus -r pcap`, flow by flow.
 fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) {
     let name = pcap.file_name().and_then(|n| n.to_str()).unwrap_or("x");
@@ -154,7 +129,7 @@ fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) {
         .expect("argus -r");
     assert!(st.success() || st.code() == Some(2));
     let c = start_sensor(&v.a, &live, extra);
-    let (sent, skipped) = replay(&v.b, pcap);
+    let (sent, skipped) = replay(&v.b, pcap, 5000);
     stop_sensor(c);
     assert_eq!(skipped, 0, "{name}: frames the veth refused");
     let (want, got) = (tallies(&offline), tallies(&live));
@@ -286,32 +261,9 @@ fn capture_accounts_like_the_file_reader(tag: &str, mode: &[&str]) {
 /// Every corpus capture whose frames are all Ethernet, complete (a truncated frame goes out with
 /// only its captured bytes, so its length differs from the file's) and fit the veth.
 fn ethernet_corpus(c: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(c)
-        .expect("read corpus")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().contains(".pcap"))
-        .filter(|p| {
-            let Ok(mut src) = argus::capture::open(p.to_str().unwrap_or("")) else {
-                return false;
-            };
-            let mut n = 0;
-            loop {
-                match src.next_frame() {
-                    Ok(Some((m, d)))
-                        if m.linktype == 1
-                            && m.caplen == m.len
-                            && (14..=common::MTU + 18).contains(&d.len()) =>
-                    {
-                        n += 1
-                    }
-                    Ok(None) => return n > 0,
-                    _ => return false,
-                }
-            }
-        })
-        .collect();
-    v.sort();
-    v
+    captures_where(c, |m, d| {
+        m.linktype == 1 && m.caplen == m.len && (14..=common::MTU + 18).contains(&d.len())
+    })
 }
 
 /// The default capture path (XDP) on every complete Ethernet capture of the corpus.
@@ -374,21 +326,8 @@ fn mar_status_records_every_interval() {
     let out = dir.path().join("status.argus");
     let c = start_sensor(&v.a, &out, &["-M", "1"]);
     let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/wikipedia.pcap");
-    let out_r = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &v.b,
-            env!("CARGO_BIN_EXE_argus-replay"),
-            "-i",
-            "vb",
-            "-r",
-        ])
-        .arg(&pcap)
-        .args(["--pps", "100"])
-        .output()
-        .expect("replay");
-    assert!(out_r.status.success());
+    let (sent, _) = replay(&v.b, &pcap, 100);
+    assert_eq!(sent, 136);
     std::thread::sleep(Duration::from_millis(1200));
     stop_sensor(c);
     let bytes = std::fs::read(&out).expect("read output");

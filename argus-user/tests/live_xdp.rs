@@ -24,7 +24,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{corpus_dir, eth, ipv4, require, udp, PcapWriter, Veth, MTU};
+use common::{
+    captures_where, corpus_dir, eth, ipv4, ipv6, replay, require, udp, PcapWriter, Veth, MTU,
+};
 
 const ETHERNET: u32 = 1;
 
@@ -155,49 +157,6 @@ impl Drop for Capture {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
-        }
-    }
-}
-
-fn replay(ns: &str, pcap: &Path, pps: u64) -> (u64, u64) {
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            env!("CARGO_BIN_EXE_argus-replay"),
-            "-i",
-            "vb",
-            "-r",
-        ])
-        .arg(pcap)
-        .args(["--pps", &pps.to_string()])
-        .output()
-        .expect("run argus-replay");
-    assert!(
-        out.status.success(),
-        "replay failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = String::from_utf8_lossy(&out.stdout);
-    let w: Vec<&str> = s.split_whitespace().collect();
-    (
-        w.get(1).and_then(|x| x.parse().ok()).unwrap_or(0),
-        w.get(3).and_then(|x| x.parse().ok()).unwrap_or(0),
-    )
-}
-
-/// Every frame of the capture is Ethernet (and the file reads without error).
-fn all_ethernet(p: &Path) -> bool {
-    let Ok(mut src) = argus::capture::open(p.to_str().unwrap_or("")) else {
-        return false;
-    };
-    let mut n = 0;
-    loop {
-        match src.next_frame() {
-            Ok(Some((m, _))) if m.linktype == ETHERNET => n += 1,
-            Ok(None) => return n > 0,
-            _ => return false,
         }
     }
 }
@@ -373,28 +332,14 @@ fn mix_pcap(path: &Path) {
     fr.extend(v4(c, s, 47, 0, &[0, 0, 0x08, 0, 0, 0, 0, 0]));
     put(fr);
     // IPv6 UDP and ICMPv6.
-    let v6 = |s: u8, d: u8, nh: u8, l4: &[u8]| {
-        let mut h = vec![0x60, 0, 0, 0];
-        h.extend_from_slice(&(l4.len() as u16).to_be_bytes());
-        h.extend_from_slice(&[nh, 64]);
-        for x in [s, d] {
-            let mut a = [0u8; 16];
-            a[0] = 0x20;
-            a[1] = 0x01;
-            a[15] = x;
-            h.extend_from_slice(&a);
-        }
-        h.extend_from_slice(l4);
-        h
-    };
     let mut fr = eth(ma, mb, &[], 0x86dd);
-    fr.extend(v6(1, 2, 17, &udp(6000, 123, 48)));
+    fr.extend(ipv6(1, 2, 17, &udp(6000, 123, 48)));
     put(fr);
     let mut fr = eth(mb, ma, &[], 0x86dd);
-    fr.extend(v6(2, 1, 17, &udp(123, 6000, 48)));
+    fr.extend(ipv6(2, 1, 17, &udp(123, 6000, 48)));
     put(fr);
     let mut fr = eth(ma, mb, &[], 0x86dd);
-    fr.extend(v6(1, 2, 58, &[128, 0, 0, 0, 0, 1, 0, 1]));
+    fr.extend(ipv6(1, 2, 58, &[128, 0, 0, 0, 0, 1, 0, 1]));
     put(fr);
     // ARP request.
     let mut fr = eth(ma, [0xff; 6], &[], 0x0806);
@@ -423,13 +368,7 @@ fn xdp_frames_and_metadata_match_the_pcap() {
     match corpus_dir() {
         Some(c) => {
             // Every corpus capture whose frames are all Ethernet (the veth carries Ethernet).
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&c)
-                .expect("read corpus")
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.to_string_lossy().contains(".pcap"))
-                .filter(|p| all_ethernet(p))
-                .collect();
-            files.sort();
+            let files = captures_where(&c, |m, _| m.linktype == ETHERNET);
             eprintln!("live_xdp: {} Ethernet corpus captures", files.len());
             pcaps.extend(files);
         }

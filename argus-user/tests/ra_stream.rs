@@ -3,6 +3,8 @@
 //! records; from Debian's argus capturing live on a veth pair (root only) it receives the
 //! init MAR and the flows of the frames sent.
 
+mod common;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -77,47 +79,15 @@ fn ra_reads_debian_argus_live() {
     let root = unsafe { libc::geteuid() } == 0;
     let debian = Path::new("/usr/sbin/argus").exists();
     if !root || !debian {
-        if std::env::var("ARGUS_REQUIRE_REFERENCE").as_deref() == Ok("1") {
+        if common::require() {
             panic!("needs root and Debian's argus (ARGUS_REQUIRE_REFERENCE=1)");
         }
         eprintln!("\n*** SKIPPED ra_reads_debian_argus_live: needs root and /usr/sbin/argus ***\n");
         return;
     }
-    let id = std::process::id() % 100_000;
-    let (a, b) = (format!("argSa{id}"), format!("argSb{id}"));
-    struct Ns(String, String);
-    impl Drop for Ns {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-            let _ = Command::new("ip").args(["netns", "del", &self.1]).status();
-        }
-    }
-    let _ns = Ns(a.clone(), b.clone());
-    let sh = |args: &[&str]| {
-        assert!(Command::new(args[0])
-            .args(&args[1..])
-            .status()
-            .expect("run")
-            .success())
-    };
-    sh(&["ip", "netns", "add", &a]);
-    sh(&["ip", "netns", "add", &b]);
-    sh(&[
-        "ip", "link", "add", "va", "netns", &a, "type", "veth", "peer", "name", "vb", "netns", &b,
-    ]);
-    for (ns, dev) in [(&a, "va"), (&b, "vb")] {
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            ns,
-            "sysctl",
-            "-qw",
-            &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
-        ]);
-        sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
-    }
-    sh(&["ip", "-n", &a, "link", "set", "lo", "up"]);
+    let v = common::Veth::new("r");
+    let (a, b) = (v.a.clone(), v.b.clone());
+    common::sh(&["ip", "-n", &a, "link", "set", "lo", "up"]);
     let mut sensor = Command::new("ip")
         .args(["netns", "exec", &a, "/usr/sbin/argus", "-X", "-i", "va"])
         .args(["-P", "5610", "-B", "127.0.0.1", "-w", "/dev/null"])
@@ -147,21 +117,8 @@ fn ra_reads_debian_argus_live() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     });
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &b,
-            env!("CARGO_BIN_EXE_argus-replay"),
-            "-i",
-            "vb",
-            "-r",
-        ])
-        .arg(sample())
-        .args(["--pps", "2000"])
-        .output()
-        .expect("replay");
-    assert!(sent.status.success());
+    let (sent, _) = common::replay(&b, &sample(), 2000);
+    assert_eq!(sent, 136);
     // Debian's argus reports flows every 5 s (status interval): wait for one round, then stop it.
     std::thread::sleep(Duration::from_secs(6));
     // SAFETY: kill(2) of our own child (`ip netns exec` became argus).

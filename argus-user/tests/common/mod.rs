@@ -234,3 +234,53 @@ pub fn udp(sp: u16, dp: u16, data: usize) -> Vec<u8> {
     h.extend(std::iter::repeat_n(0x62, data));
     h
 }
+
+/// Send `pcap` out of `vb` in namespace `ns` with `argus-replay` at `pps` frames per second;
+/// returns (frames sent, frames the interface refused).
+pub fn replay(ns: &str, pcap: &Path, pps: u64) -> (u64, u64) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_argus-replay")])
+        .args(["-i", "vb", "-r"])
+        .arg(pcap)
+        .args(["--pps", &pps.to_string()])
+        .output()
+        .expect("run argus-replay");
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    let w: Vec<&str> = s.split_whitespace().collect();
+    (
+        w.get(1).and_then(|x| x.parse().ok()).unwrap_or(0),
+        w.get(3).and_then(|x| x.parse().ok()).unwrap_or(0),
+    )
+}
+
+/// The corpus captures that read without error and whose every frame satisfies `keep`, sorted.
+pub fn captures_where(
+    dir: &Path,
+    keep: impl Fn(&argus::capture::FrameMeta, &[u8]) -> bool,
+) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read corpus")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains(".pcap"))
+        .filter(|p| {
+            let Ok(mut src) = argus::capture::open(p.to_str().unwrap_or("")) else {
+                return false;
+            };
+            let mut n = 0;
+            loop {
+                match src.next_frame() {
+                    Ok(Some((m, d))) if keep(&m, d) => n += 1,
+                    Ok(None) => return n > 0,
+                    _ => return false,
+                }
+            }
+        })
+        .collect();
+    v.sort();
+    v
+}
