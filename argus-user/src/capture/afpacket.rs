@@ -11,7 +11,7 @@ use super::sys::{add_promiscuous, getsockopt, last_err, setsockopt};
 use super::{FrameMeta, LiveSource, LiveStats};
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 /// Ring geometry: 64 blocks of 1 MiB (64 MiB per socket), frames up to 64 KiB.
@@ -142,10 +142,6 @@ impl AfPacket {
         me.take_kernel_stats();
         me.stats = LiveStats::default();
         Ok(me)
-    }
-
-    pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
     }
 
     fn block_ptr(&self, i: u32) -> *mut libc::tpacket_block_desc {
