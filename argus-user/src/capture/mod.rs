@@ -14,6 +14,7 @@ use std::io::{self, Read};
 #[cfg(target_os = "linux")]
 pub mod afpacket;
 mod input;
+pub mod meta;
 mod pcap;
 mod pcapng;
 #[cfg(target_os = "linux")]
