@@ -1,6 +1,7 @@
 //! `ra`: read Argus 3 records from files or stdin and print them like argus-clients 3.0.8.2.
 //! See docs/ra.md for the supported options and exit codes.
 
+use argus::filter::{CompiledFilter, Target};
 use argus::print::{apply_field_args, format_record, header, PrintOpts};
 use argus::record::decode::RecordReader;
 use argus::record::Record;
@@ -69,6 +70,7 @@ fn main() -> ExitCode {
     let mut field_args: Vec<String> = Vec::new();
     let mut limit: Option<u64> = None;
     let mut n_count = 0usize;
+    let mut filter_text: Option<String> = None;
     let mut i = 0;
     let next = |i: &mut usize| -> String {
         *i += 1;
@@ -79,16 +81,15 @@ fn main() -> ExitCode {
     };
     while i < args.len() {
         let a = args[i].clone();
-        if a == "-" {
-            let filt: Vec<&String> = args[i + 1..].iter().collect();
-            if !filt.is_empty() {
-                die("filters are not supported yet");
+        if a == "-" || !a.starts_with('-') {
+            // Everything after a lone `-` is the filter expression (several arguments are
+            // joined with spaces, as ra does); ra also takes one without the `-`.
+            let from = if a == "-" { i + 1 } else { i };
+            let text = args[from..].join(" ");
+            if !text.trim().is_empty() {
+                filter_text = Some(text);
             }
             break;
-        }
-        if !a.starts_with('-') {
-            // A filter expression without the '-' separator.
-            die("filters are not supported yet");
         }
         match a.as_str() {
             "-r" => {
@@ -166,6 +167,10 @@ fn main() -> ExitCode {
     if o.json {
         o.header = false;
     }
+    let filter = filter_text.map(|t| match CompiledFilter::compile(&t, Target::Records) {
+        Ok(f) => f,
+        Err(e) => die(&e.to_string()),
+    });
 
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -203,6 +208,9 @@ fn main() -> ExitCode {
         while let Some(r) = rd.next_record() {
             match r {
                 Ok(rec) => {
+                    if filter.as_ref().is_some_and(|f| !f.matches_record(&rec)) {
+                        continue;
+                    }
                     if let (Some(n), Record::Flow(_)) = (limit, &rec) {
                         if printed_flows >= n {
                             break 'files;

@@ -1,0 +1,314 @@
+//! The argus filter language (ra(1) "filter-expression", tcpdump-like), compiled once and
+//! evaluated either on flow records (`ra - EXPR`, remote `FILTER:`) or on packets (the
+//! sensor's filter, before flow tracking). Grammar and semantics: docs/filter.md.
+//!
+//! ```
+//! use argus::filter::{CompiledFilter, Target};
+//! let f = CompiledFilter::compile("tcp and (port 80 or 443) and not src net 10.0.0.0/8",
+//!                                 Target::Records).unwrap();
+//! assert!(CompiledFilter::compile("pkts gt", Target::Records).is_err());
+//! ```
+//!
+//! Evaluation walks a tree built at compile time over borrowed record/packet data: it does not
+//! allocate, except for the record fields ra computes in floating point (`dur`, `rate`, `load`),
+//! which are taken from `print` (ra's own arithmetic) once per record when the filter uses them.
+
+mod eval;
+mod parse;
+
+use std::fmt;
+
+pub use eval::PacketView;
+
+/// Where a compiled filter is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Flow records and MARs (ra, the server's per-client filter).
+    Records,
+    /// Packets in the sensor, before flow tracking.
+    Packets,
+}
+
+/// A syntax or compile error: where (byte offset into the expression) and near which token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterError {
+    pub offset: usize,
+    pub token: String,
+    pub msg: String,
+}
+
+impl FilterError {
+    fn new(offset: usize, token: &str, msg: &str) -> FilterError {
+        FilterError {
+            offset,
+            token: token.to_string(),
+            msg: msg.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.token.is_empty() {
+            write!(
+                f,
+                "filter: syntax error at offset {} (end of expression): {}",
+                self.offset, self.msg
+            )
+        } else {
+            write!(
+                f,
+                "filter: syntax error at offset {} near '{}': {}",
+                self.offset, self.token, self.msg
+            )
+        }
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+/// Direction qualifier. Without one, `src or dst` is assumed (ra(1)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Src,
+    Dst,
+    Either,
+    Both,
+}
+
+/// Comparison operators (`eq ne gt ge/gte lt le/lte`, `= == != > >= < <=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+impl Op {
+    fn apply(self, a: f64, b: f64) -> bool {
+        match self {
+            Op::Eq => a == b,
+            Op::Ne => a != b,
+            Op::Gt => a > b,
+            Op::Ge => a >= b,
+            Op::Lt => a < b,
+            Op::Le => a <= b,
+        }
+    }
+}
+
+/// Protocol classes (standalone keywords and qualifiers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// IPv4 or IPv6 (ra: "'ip' reduces to 'ipv4 or ipv6'").
+    Ip,
+    Ipv4,
+    Ipv6,
+    Arp,
+    Rarp,
+    /// 802.3/LLC frames (length field instead of an EtherType).
+    Llc,
+    /// Ethernet loopback (EtherType 0x9000).
+    Loop,
+    /// Spanning tree: LLC SAP 0x42.
+    Stp,
+    Isis,
+    /// IP protocol number, IPv4 or IPv6.
+    IpProto(u8),
+}
+
+/// Numeric fields of comparisons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Metric {
+    Pkts,
+    Bytes,
+    /// Packets: the frame length; records: like `bytes`.
+    Len,
+    AppBytes,
+    Ttl,
+    Tos,
+    Rate,
+    Load,
+    Dur,
+    Trans,
+    Seq,
+    Vid,
+    Mpls,
+}
+
+impl Metric {
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Pkts => "pkts",
+            Metric::Bytes => "bytes",
+            Metric::Len => "len",
+            Metric::AppBytes => "appbytes",
+            Metric::Ttl => "ttl",
+            Metric::Tos => "tos",
+            Metric::Rate => "rate",
+            Metric::Load => "load",
+            Metric::Dur => "dur",
+            Metric::Trans => "trans",
+            Metric::Seq => "seq",
+            Metric::Vid => "vid",
+            Metric::Mpls => "mid",
+        }
+    }
+    /// Meaningful for a single packet.
+    fn per_packet(self) -> bool {
+        matches!(
+            self,
+            Metric::Bytes | Metric::Len | Metric::Ttl | Metric::Tos | Metric::Vid | Metric::Mpls
+        )
+    }
+    /// No direction: `src`/`dst` do not apply.
+    fn directionless(self) -> bool {
+        matches!(self, Metric::Dur | Metric::Trans | Metric::Seq)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Test {
+    Man,
+    Far,
+    Class(Class),
+    EtherProto(u16),
+    /// Address (IPv4 in the first four bytes) and whether it is IPv4.
+    Host(Side, [u8; 16], bool),
+    /// Network, mask, IPv4.
+    Net(Side, [u8; 16], [u8; 16], bool),
+    /// Port range (TCP and UDP only).
+    Port(Side, u16, u16),
+    EtherHost(Side, [u8; 6]),
+    Multicast,
+    EtherMulticast,
+    SrcId(u32),
+    Cmp(Side, Metric, Op, f64),
+}
+
+/// The compiled expression: a tree; `Test` carries the offset of its primitive.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Node {
+    True,
+    Test(Test, usize),
+    Not(Box<Node>),
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+}
+
+/// A filter compiled for one [`Target`].
+#[derive(Clone, Debug)]
+pub struct CompiledFilter {
+    root: Node,
+    text: String,
+    target: Target,
+    /// Record evaluation needs `print`'s view of the record: a field ra computes in floating
+    /// point (`dur`, `rate`, `load`) or a `src`/`dst` qualified primitive (ra filters records
+    /// after its direction rules turned them around).
+    needs_print: bool,
+}
+
+fn walk<'n>(
+    n: &'n Node,
+    f: &mut impl FnMut(&'n Test, usize) -> Result<(), FilterError>,
+) -> Result<(), FilterError> {
+    match n {
+        Node::True => Ok(()),
+        Node::Test(t, off) => f(t, *off),
+        Node::Not(a) => walk(a, f),
+        Node::And(a, b) | Node::Or(a, b) => {
+            walk(a, f)?;
+            walk(b, f)
+        }
+    }
+}
+
+impl CompiledFilter {
+    /// Parses `expr` and checks it against `target`: a packet filter refuses record-only
+    /// primitives (`dur`, `rate`, `load`, `pkts`, `trans`, `seq`, `appbytes`, `srcid`, `man`,
+    /// `far`) with an error naming the keyword and its offset. An empty expression matches
+    /// everything.
+    pub fn compile(expr: &str, target: Target) -> Result<CompiledFilter, FilterError> {
+        let toks = parse::lex(expr)?;
+        let root = parse::Parser::new(toks).parse_all()?;
+        let mut needs_print = false;
+        walk(&root, &mut |t, off| {
+            let kw = expr.get(off..).unwrap_or("");
+            let kw = kw
+                .split(|c: char| c.is_whitespace() || "()!=<>&|".contains(c))
+                .next()
+                .unwrap_or("");
+            let record_only = |name: &str| {
+                FilterError::new(
+                    off,
+                    kw,
+                    &format!(
+                        "'{name}' is a flow record field; the sensor's packet filter cannot use it"
+                    ),
+                )
+            };
+            match t {
+                Test::Host(Side::Src | Side::Dst, ..)
+                | Test::Net(Side::Src | Side::Dst, ..)
+                | Test::Port(Side::Src | Side::Dst, ..)
+                | Test::EtherHost(Side::Src | Side::Dst, ..) => needs_print = true,
+                Test::Cmp(side, m, _, _) => {
+                    if matches!(m, Metric::Dur | Metric::Rate | Metric::Load)
+                        || (matches!(side, Side::Src | Side::Dst) && !m.directionless())
+                    {
+                        needs_print = true;
+                    }
+                    if target == Target::Packets && !m.per_packet() {
+                        return Err(record_only(m.name()));
+                    }
+                }
+                Test::Man | Test::Far | Test::SrcId(_) if target == Target::Packets => {
+                    return Err(record_only(match t {
+                        Test::Man => "man",
+                        Test::Far => "far",
+                        _ => "srcid",
+                    }));
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok(CompiledFilter {
+            root,
+            text: expr.to_string(),
+            target,
+            needs_print,
+        })
+    }
+
+    /// The expression as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// True when the expression is empty (matches everything).
+    pub fn is_empty(&self) -> bool {
+        self.root == Node::True
+    }
+
+    /// Evaluates on a record: MARs match `man` (every other primitive is false for them, so
+    /// `not tcp` selects MARs too, as in ra); event records match nothing but `not ...`.
+    pub fn matches_record(&self, rec: &crate::record::Record) -> bool {
+        eval::record(self, rec)
+    }
+
+    /// Evaluates on a decoded, classified packet (`Target::Packets`).
+    pub fn matches_packet(&self, p: &PacketView) -> bool {
+        eval::packet(self, p)
+    }
+}
+
+#[cfg(test)]
+mod tests;
