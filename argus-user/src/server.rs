@@ -18,12 +18,15 @@
 //! * [`Server::finish`] hands every started client the stop MAR (written after its queue),
 //!   waits up to the drain time for the writers to finish, then shuts the remaining sockets.
 //!
-//! Remote filters: there is no filter language yet. argus answers a `FILTER:` it cannot compile
-//! with an error reply and closes the connection (`ArgusCheckClientMessage` returns < 0, the
-//! socket is deleted); this server does the same for every non-empty filter (reply `ER`, close,
-//! log line), so a client never receives unfiltered records believing they were filtered. An
-//! empty `FILTER: ` is answered `OK` (nothing to apply).
+//! Remote filters (`FILTER: <expr>`, docs/filter.md): compiled with [`crate::filter`] for
+//! records; on success the reply is `OK` and the client's writer applies the filter to the
+//! records it takes from the client's queue (decoding each one), so filtering costs the
+//! client's thread, never the capture path. A filter that does not compile is answered `ER`,
+//! logged with the error (offset and token) and the connection closed, as argus does
+//! (`ArgusCheckClientMessage` returns < 0, the socket is deleted). An empty `FILTER: ` is
+//! answered `OK` (nothing to apply). The stop MAR at the end is not filtered.
 use crate::engine::RecordSink;
+use crate::filter::{CompiledFilter, Target};
 use crate::output::{self, StreamWriter};
 use crate::record::{encode, Cause, FlowRecord, SrcId, Ts, MAR_COOKIE};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -510,6 +513,7 @@ fn session(mut sock: TcpStream, c: &Arc<Client>, rx: Receiver<Arc<[u8]>>, sh: &A
     // Handshake: read messages until START.
     let deadline = Instant::now() + sh.opts.startup_timeout;
     let mut buf = [0u8; 4096];
+    let mut filter: Option<CompiledFilter> = None;
     loop {
         if sh.stop.load(Ordering::Acquire) {
             return;
@@ -545,19 +549,23 @@ fn session(mut sock: TcpStream, c: &Arc<Client>, rx: Receiver<Arc<[u8]>>, sh: &A
                 eprintln!("argus: client {peer}: sent DONE");
                 return;
             }
-            Msg::Filter("") => {
-                if sock.write_all(b"OK").is_err() {
+            Msg::Filter(f) => match CompiledFilter::compile(f, Target::Records) {
+                Ok(cf) => {
+                    if sock.write_all(b"OK").is_err() {
+                        return;
+                    }
+                    filter = (!cf.is_empty()).then_some(cf);
+                    if let Some(cf) = &filter {
+                        eprintln!("argus: client {peer}: filter '{}'", cf.text());
+                    }
+                }
+                Err(e) => {
+                    // argus' answer to a filter it cannot compile.
+                    eprintln!("argus: client {peer}: remote filter '{f}' refused: {e}; closing");
+                    let _ = sock.write_all(b"ER");
                     return;
                 }
-            }
-            Msg::Filter(f) => {
-                // No filter language yet: argus' answer to a filter it cannot compile.
-                eprintln!(
-                    "argus: client {peer}: remote filter '{f}' refused (filters are not supported yet); closing"
-                );
-                let _ = sock.write_all(b"ER");
-                return;
-            }
+            },
             Msg::Ignored(m) => {
                 eprintln!("argus: client {peer}: ignored '{}'", excerpt(m.as_bytes()))
             }
@@ -587,7 +595,7 @@ fn session(mut sock: TcpStream, c: &Arc<Client>, rx: Receiver<Arc<[u8]>>, sh: &A
                     Ok(n) => match parse_msg(&buf[..n]) {
                         Msg::Done => "sent DONE".to_string(),
                         Msg::Filter(f) => {
-                            format!("sent filter '{f}' while streaming (filters are not supported yet); closing")
+                            format!("sent filter '{f}' while streaming (a filter is set before START); closing")
                         }
                         _ => format!("sent '{}'; closing", excerpt(&buf[..n])),
                     },
@@ -601,12 +609,27 @@ fn session(mut sock: TcpStream, c: &Arc<Client>, rx: Receiver<Arc<[u8]>>, sh: &A
             });
     }
     let _ = sock.set_write_timeout(None);
-    writer(sock, c, rx, sh);
+    writer(sock, c, rx, sh, filter.as_ref());
+}
+
+/// The client's filter on one encoded record (undecodable records are not sent to a client
+/// that asked for a selection).
+fn selected(f: Option<&CompiledFilter>, rec: &[u8]) -> bool {
+    match f {
+        None => true,
+        Some(f) => crate::record::decode::decode(rec).is_ok_and(|r| f.matches_record(&r)),
+    }
 }
 
 /// Write queued records in batches (one copy into a reused buffer, one `write` per batch);
 /// after `finish`, the stop MAR once the queue is empty.
-fn writer(mut sock: TcpStream, c: &Client, rx: Receiver<Arc<[u8]>>, sh: &Shared) {
+fn writer(
+    mut sock: TcpStream,
+    c: &Client,
+    rx: Receiver<Arc<[u8]>>,
+    sh: &Shared,
+    filter: Option<&CompiledFilter>,
+) {
     let mut out: Vec<u8> = Vec::with_capacity(1 << 16);
     // End offset in `out` of each record of the batch.
     let mut ends: Vec<usize> = Vec::with_capacity(1024);
@@ -640,13 +663,17 @@ fn writer(mut sock: TcpStream, c: &Client, rx: Receiver<Arc<[u8]>>, sh: &Shared)
         };
         out.clear();
         ends.clear();
-        out.extend_from_slice(&first);
-        ends.push(out.len());
+        if selected(filter, &first) {
+            out.extend_from_slice(&first);
+            ends.push(out.len());
+        }
         while out.len() < (1 << 16) {
             match rx.try_recv() {
                 Ok(r) => {
-                    out.extend_from_slice(&r);
-                    ends.push(out.len());
+                    if selected(filter, &r) {
+                        out.extend_from_slice(&r);
+                        ends.push(out.len());
+                    }
                 }
                 Err(_) => break,
             }

@@ -475,15 +475,37 @@ fn stuck_client_never_holds_the_sensor_and_its_losses_are_counted() {
     );
 }
 
+/// Flow records of a stream, decoded.
+fn flows(data: &[u8]) -> Vec<argus::record::FlowRecord> {
+    let mut rd = argus::record::decode::RecordReader::new(data);
+    let mut v = Vec::new();
+    while let Some(r) = rd.next_record() {
+        if let Ok(argus::record::Record::Flow(f)) = r {
+            v.push(*f);
+        }
+    }
+    v
+}
+
+fn is_udp(f: &argus::record::FlowRecord) -> bool {
+    use argus::record::FlowKey;
+    matches!(
+        f.flow.as_ref().map(|k| &k.key),
+        Some(FlowKey::Ipv4 { proto: 17, .. } | FlowKey::Ipv6 { proto: 17, .. })
+    )
+}
+
 #[test]
-fn remote_filters_are_refused_and_bad_clients_dropped() {
+fn remote_filters_select_records_and_bad_clients_are_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut sensor = Sensor::start(&dir.path().join("out.argus"), &[]);
     let addr = sensor.addr();
 
-    // A filter we cannot apply: argus' answer to a filter it cannot compile, then close.
+    // A filter that does not compile: argus' answer (ER), then close; the error is logged
+    // with its offset.
     let mut f = raw_client(&addr, false);
-    f.write_all(b"FILTER: man or (tcp)").expect("send filter");
+    f.write_all(b"FILTER: man or (tcp and)")
+        .expect("send filter");
     let reply = read_all(&mut f, Duration::from_secs(5));
     assert_eq!(reply, b"ER", "refused filter reply, then EOF");
 
@@ -494,6 +516,13 @@ fn remote_filters_are_refused_and_bad_clients_dropped() {
     ok.read_exact(&mut two).expect("filter reply");
     assert_eq!(&two, b"OK");
     ok.write_all(b"START: ").expect("START");
+
+    // `FILTER: udp`: OK, then only UDP flows (no MARs either: the filter does not say `man`).
+    let mut udp = raw_client(&addr, false);
+    udp.write_all(b"FILTER: udp").expect("send filter");
+    udp.read_exact(&mut two).expect("filter reply");
+    assert_eq!(&two, b"OK");
+    udp.write_all(b"START: ").expect("START");
 
     // Garbage, a client that leaves before START, one that sends DONE at once.
     let mut g = raw_client(&addr, false);
@@ -511,9 +540,9 @@ fn remote_filters_are_refused_and_bad_clients_dropped() {
         "DONE: closed"
     );
 
-    // Ten clients at once at most (argus' ARGUS_MAXLISTEN): `ok` and nine more; the next one
+    // Ten clients at once at most (argus' ARGUS_MAXLISTEN): `ok`, `udp` and eight more; the next one
     // gets an ERROR MAR with option 2 ("too many clients"), then the connection closes.
-    let idle: Vec<TcpStream> = (0..9).map(|_| raw_client(&addr, false)).collect();
+    let idle: Vec<TcpStream> = (0..8).map(|_| raw_client(&addr, false)).collect();
     let mut extra = TcpStream::connect(&addr).expect("connect");
     let refused = read_all(&mut extra, Duration::from_secs(5));
     assert_eq!(refused.len(), 128, "one MAR");
@@ -525,38 +554,85 @@ fn remote_filters_are_refused_and_bad_clients_dropped() {
     drop(idle);
     sensor
         .log
-        .wait("closed before START", 10, Duration::from_secs(10))
+        .wait("closed before START", 9, Duration::from_secs(10))
         .expect("idle clients gone");
 
-    // Debian's ra with a filter: refused, and no records printed as if filtered.
-    if require("Debian ra", RA) {
-        let o = Command::new(RA)
-            .args(["-S", &addr, "-n", "-M", "noman", "-", "tcp"])
-            .output()
-            .expect("ra");
-        assert!(!o.status.success(), "ra with a remote filter must fail");
-        assert!(
-            o.stdout.is_empty(),
-            "ra printed records: {}",
-            String::from_utf8_lossy(&o.stdout)
-        );
-    }
+    // Debian's ra with a filter sends `FILTER: man or (udp)` and gets what it asked for.
+    let debian = require("Debian ra", RA).then(|| {
+        Command::new(RA)
+            .args(["-S", &addr, "-n", "-L", "-1", "-M", "noman", "-", "udp"])
+            .env("TZ", "UTC")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ra")
+    });
+    let started = if debian.is_some() { 3 } else { 2 };
 
     sensor
         .log
-        .wait(": started", 1, Duration::from_secs(10))
+        .wait(": started", started, Duration::from_secs(10))
         .expect("started");
     sensor.feed(&std::fs::read(corpus("wikipedia.pcap")).expect("capture"));
     sensor.wait_exit(Duration::from_secs(30));
     let data = read_all(&mut ok, Duration::from_secs(10));
-    let want = flow_count(&std::fs::read(dir.path().join("out.argus")).expect("out"));
+    let udp_data = read_all(&mut udp, Duration::from_secs(10));
+    let out = std::fs::read(dir.path().join("out.argus")).expect("out");
+    let want = flow_count(&out);
     assert!(want > 0);
     assert_eq!(
         flow_count(&data),
         want,
         "the well-behaved client got every record"
     );
+    let all = flows(&out);
+    let want_udp: Vec<_> = all.iter().filter(|f| is_udp(f)).cloned().collect();
+    assert!(
+        !want_udp.is_empty() && want_udp.len() < all.len(),
+        "capture has UDP and other flows"
+    );
+    let got_udp = flows(&udp_data);
+    assert_eq!(
+        got_udp, want_udp,
+        "FILTER: udp delivers exactly the UDP flows"
+    );
+    let recs = records(&udp_data);
+    assert_eq!(
+        recs.iter().filter(|r| r.0 & 0xF0 == 0x80).count(),
+        1,
+        "no MARs for a filter without 'man', the final stop MAR aside"
+    );
+    assert_eq!(
+        recs.last().map(|r| r.0),
+        Some(0x83),
+        "the stop MAR comes last"
+    );
+    if let Some(ra) = debian {
+        let o = ra.wait_with_output().expect("ra");
+        let got = String::from_utf8_lossy(&o.stdout).into_owned();
+        let path = dir.path().join("out.argus");
+        let want = ra_text(&[
+            "-n",
+            "-L",
+            "-1",
+            "-M",
+            "noman",
+            "-r",
+            path.to_str().expect("path"),
+            "-",
+            "udp",
+        ]);
+        assert!(!want.is_empty());
+        assert_eq!(
+            got, want,
+            "Debian ra -S ... - udp: same lines as ra -r out - udp"
+        );
+    }
     let log = sensor.log.text();
-    assert!(log.contains("refused"), "refusal logged");
+    assert!(
+        log.contains("refused") && log.contains("offset"),
+        "refusal logged with the error offset"
+    );
+    assert!(log.contains("filter 'udp'"), "accepted filter logged");
     assert!(log.contains("not a command"), "garbage logged");
 }
