@@ -84,7 +84,11 @@ pub struct XdpMeta {
     pub l4_off: u16,
     /// Symmetric flow hash: identical for both directions of a flow.
     pub flow_hash: u32,
-    /// Duplicate-detection content hash (issue 4).
+    /// Duplicate-detection content hash: [`content_hash`] of the frame from `l3_off` (the bytes
+    /// a SPAN mirror does not change: IP header without TTL/hop limit, IPv4 checksum and ECN
+    /// bits, the IPv4 identification, the L4 header and payload up to [`CONTENT_BOUND`] bytes
+    /// after the L3 start, bounded by the IP length; see docs/capture.md, "Content hash").
+    /// 0 when the frame ends before the L3 header starts (`MALFORMED` with `l3_off` 0).
     pub content_hash: u32,
     /// Outer 802.1Q TCI, 0 when untagged.
     pub vlan_tci: u16,
@@ -179,6 +183,181 @@ pub const fn shard_hash_v4(a: u32, b: u32) -> u32 {
 #[inline(always)]
 pub const fn shard_hash_v6(a: [u32; 4], b: [u32; 4]) -> u32 {
     sym_hash_v4(fold_v6(a), fold_v6(b), 0, 0, 0)
+}
+
+/// How many bytes after the start of the L3 header [`content_hash`] covers at most: 128 bytes
+/// take in an IPv4 header with options up to 16 bytes plus a TCP header with options up to
+/// 40 bytes (timestamps, SACK) and still 52+ bytes of payload (IPv6 + TCP with timestamps: 56
+/// bytes of payload). Two different segments of one flow with equal headers, sequence numbers
+/// and IPv4 ID and the same first 50-odd payload bytes do not occur in practice; 64 bytes would
+/// leave IPv6 + TCP with timestamps 12 bytes of payload. Cost: at most 16 64-bit word steps.
+pub const CONTENT_BOUND: usize = 128;
+/// [`CONTENT_BOUND`] in 64-bit words.
+pub const CONTENT_WORDS: usize = CONTENT_BOUND / 8;
+
+/// Masks applied to the first two little-endian 64-bit words of the window (bytes 0..16 after
+/// the L3 start); later words are taken whole.
+/// IPv4: word 0 = version/IHL, TOS, total length, identification, flags/fragment offset: only
+/// the ECN bits (TOS & 3) cleared. Word 1 = TTL, protocol, checksum, source address: TTL and
+/// checksum cleared.
+const V4_MASKS: [u64; 2] = [0xffff_ffff_ffff_fcff, 0xffff_ffff_0000_ff00];
+/// IPv6: word 0 = version, traffic class, flow label, payload length, next header, hop limit:
+/// ECN bits (traffic class & 3, bits 4-5 of byte 1) and the hop limit (byte 7) cleared.
+/// Word 1 (source address): whole.
+const V6_MASKS: [u64; 2] = [0x00ff_ffff_ffff_cfff, u64::MAX];
+const NO_MASKS: [u64; 2] = [u64::MAX; 2];
+
+/// What [`content_hash`] covers of one frame: `len` bytes from the L3 start, hashed with
+/// `seed` (the EtherType) and the masks of the L3 protocol. [`content_window`] computes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentWindow {
+    /// Bytes covered from the L3 start: at most [`CONTENT_BOUND`].
+    pub len: usize,
+    pub seed: u32,
+    masks: [u64; 2],
+}
+
+/// The window of [`content_hash`] for a frame whose L3 header (EtherType `ethertype`: the one
+/// after the VLAN tags, or an 802.3 length field) starts at `l3`, with `avail` bytes of the
+/// frame from `l3` on (0 if the frame ends before). `be16(o)` reads the big-endian 16-bit
+/// field at `o` bytes after the L3 start (`None` past the frame's end).
+///
+/// `len` = the smallest of [`CONTENT_BOUND`], `avail` and the L3 length the frame declares
+/// (so Ethernet padding never counts, and a copy cut by a snap length covers what is there):
+/// - IPv4 (0x0800): total length (if it is < 20 or unreadable: no limit);
+/// - IPv6 (0x86DD): 40 + payload length (unreadable: no limit);
+/// - ARP (0x0806): 8 + 2 × (hardware length + protocol length) (unreadable: no limit);
+/// - 802.3 length field (< 0x0600): that length (the LLC header and data);
+/// - anything else: no limit.
+#[inline(always)]
+pub fn content_window(
+    ethertype: u16,
+    avail: usize,
+    be16: impl Fn(usize) -> Option<u16>,
+) -> ContentWindow {
+    let (declared, masks) = if ethertype == 0x0800 {
+        let t = be16(2).unwrap_or(0) as usize;
+        (if t >= 20 { t } else { CONTENT_BOUND }, V4_MASKS)
+    } else if ethertype == 0x86dd {
+        (
+            match be16(4) {
+                Some(p) => 40 + p as usize,
+                None => CONTENT_BOUND,
+            },
+            V6_MASKS,
+        )
+    } else if ethertype == 0x0806 {
+        (
+            match be16(4) {
+                Some(hp) => 8 + 2 * ((hp >> 8) as usize + (hp & 0xff) as usize),
+                None => CONTENT_BOUND,
+            },
+            NO_MASKS,
+        )
+    } else if ethertype < 0x0600 {
+        (ethertype as usize, NO_MASKS)
+    } else {
+        (CONTENT_BOUND, NO_MASKS)
+    };
+    let mut len = if declared < CONTENT_BOUND {
+        declared
+    } else {
+        CONTENT_BOUND
+    };
+    if avail < len {
+        len = avail;
+    }
+    ContentWindow {
+        len,
+        seed: ethertype as u32,
+        masks,
+    }
+}
+
+const CH_K1: u64 = 0x9e37_79b9_7f4a_7c15;
+const CH_K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+
+/// One step of a lane: a bijection of the lane state for a fixed word (xor, odd multiply,
+/// rotate), so a difference in one word always reaches the final state.
+#[inline(always)]
+const fn ch_step(h: u64, w: u64) -> u64 {
+    (h ^ w).wrapping_mul(CH_K1).rotate_left(29)
+}
+
+/// The hash over the window's words: `word(k)` is the little-endian 64-bit word at byte `8k`
+/// of the window (`u64::from_le_bytes`), zero-padded past `w.len` (only the last word can be
+/// partial). Words `0..ceil(len/8)` are masked (words 0 and 1, see `V4_MASKS`/`V6_MASKS`) and
+/// fed alternately to two lanes (even words to `a`, odd to `b`: two independent multiply
+/// chains, half the latency), `a` seeded with the EtherType, `b` with `!0`. Result: the
+/// murmur3 fmix64 finaliser of `a ^ rotl(b, 32) ^ len·K2`, high half xor low half.
+#[inline(always)]
+pub fn content_hash_words(w: &ContentWindow, word: impl Fn(usize) -> u64) -> u32 {
+    let mut a = w.seed as u64;
+    let mut b = u64::MAX;
+    let mut k = 0;
+    while k < CONTENT_WORDS {
+        if 8 * k >= w.len {
+            break;
+        }
+        let m = if k == 0 {
+            w.masks[0]
+        } else if k == 1 {
+            w.masks[1]
+        } else {
+            u64::MAX
+        };
+        let x = word(k) & m;
+        if k & 1 == 0 {
+            a = ch_step(a, x);
+        } else {
+            b = ch_step(b, x);
+        }
+        k += 1;
+    }
+    let mut h = a ^ b.rotate_left(32) ^ (w.len as u64).wrapping_mul(CH_K2);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    (h ^ (h >> 32)) as u32
+}
+
+/// [`content_hash_words`] over a [`CONTENT_BOUND`]-byte block holding the window, zero past
+/// `w.len`, as 64-bit words in memory order (how the XDP program computes it:
+/// `bpf_xdp_load_bytes` into a zeroed buffer).
+#[inline(always)]
+pub fn content_hash_block(w: &ContentWindow, block: &[u64; CONTENT_WORDS]) -> u32 {
+    content_hash_words(w, |k| u64::from_le(block[k]))
+}
+
+/// The duplicate-detection content hash of `frame`, whose L3 header (EtherType `ethertype`,
+/// the one after the VLAN tags, or an 802.3 length field) starts at `l3`.
+///
+/// Covered: the [`content_window`] (at most [`CONTENT_BOUND`] bytes from `l3`, bounded by the
+/// IP/ARP/802.3 length the frame declares and by the frame's end), read as little-endian
+/// 64-bit words, of which the first two are masked so that TTL/hop limit, the IPv4 header
+/// checksum and the ECN bits do not count; hashed by [`content_hash_words`]. Everything else in
+/// the window counts: the IPv4 identification, flags, fragment offset and options, the
+/// addresses, the L4 header with sequence numbers and options, the payload. L2 (MACs, VLAN
+/// tags) is outside the window, so a mirrored copy with other MACs, tags or TTL hashes the
+/// same. The XDP program computes the same value ([`content_hash_block`]).
+#[inline]
+pub fn content_hash(frame: &[u8], l3: usize, ethertype: u16) -> u32 {
+    let rest = frame.get(l3..).unwrap_or(&[]);
+    let w = content_window(ethertype, rest.len(), |o| {
+        rest.get(o..o + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    });
+    let win = &rest[..w.len];
+    let (full, tail) = win.split_at(w.len & !7);
+    content_hash_words(&w, |k| match full.get(8 * k..8 * k + 8) {
+        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        None => {
+            let mut t = [0u8; 8];
+            t[..tail.len()].copy_from_slice(tail);
+            u64::from_le_bytes(t)
+        }
+    })
 }
 
 #[cfg(test)]

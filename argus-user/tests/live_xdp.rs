@@ -4,7 +4,8 @@
 //! sent from the peer `vb` with `argus-replay` (bounded rate), and received through the AF_XDP
 //! socket directly in the test. Every frame must arrive, byte-identical to the pcap frame, with
 //! the kernel's `XdpMeta` equal to what user space computes for the pcap frame
-//! (`capture::xdp::compute_meta`: magic, class, offsets, flow hash, ...), its shard hash equal
+//! (`capture::xdp::compute_meta`: magic, class, offsets, flow hash, content hash, ...), the
+//! content hash also equal to `capture::meta::content_hash` of the frame, its shard hash equal
 //! to `engine::shard::frame_shard_hash` wherever `fast_shard_hash` answers (and flagged exactly
 //! there), and the program's STATS counters must account for every frame. After the capture is
 //! dropped, the interface must have no XDP program left.
@@ -61,6 +62,22 @@ fn can_run() -> bool {
     }
     eprintln!("\n*** SKIPPED live_xdp: {why} ***\n");
     false
+}
+
+/// `capture::meta::content_hash` of an Ethernet frame, finding the L3 start itself (up to two
+/// tags), independently of `compute_meta`.
+fn content_hash_of(f: &[u8]) -> u32 {
+    let et = |o: usize| u16::from_be_bytes([f[o], f[o + 1]]);
+    let tag = |t: u16| matches!(t, 0x8100 | 0x88a8 | 0x9100);
+    let mut l3 = 14;
+    let mut t = et(12);
+    for _ in 0..2 {
+        if tag(t) && f.len() >= l3 + 4 {
+            t = et(l3 + 2);
+            l3 += 4;
+        }
+    }
+    argus::capture::meta::content_hash(f, l3, t)
 }
 
 type Frames = Arc<Mutex<Vec<(Option<XdpMeta>, Vec<u8>)>>>;
@@ -196,10 +213,25 @@ fn check_pcap(v: &Veth, cap: &Capture, pcap: &Path) -> u64 {
         got.sort_by(|a, b| a.1.cmp(&b.1));
     }
     let mut shard_checked = 0;
+    let mut content_checked = 0;
     for (i, ((meta, frame), w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(frame, w, "{name}: frame {i} differs from the pcap frame");
         let meta = meta.unwrap_or_else(|| panic!("{name}: frame {i} without valid XdpMeta"));
         let mine = xdp::compute_meta(w);
+        // The content hash separately, with its own message (the struct comparison below
+        // covers it too), and against the slice function the flow engine calls.
+        assert_eq!(
+            meta.content_hash, mine.content_hash,
+            "{name}: frame {i}: kernel content hash vs user space's"
+        );
+        if meta.l3_off != 0 {
+            assert_eq!(
+                meta.content_hash,
+                content_hash_of(w),
+                "{name}: frame {i}: kernel content hash vs capture::meta::content_hash"
+            );
+            content_checked += 1;
+        }
         assert_eq!(
             meta, mine,
             "{name}: frame {i}: kernel metadata vs user space's"
@@ -221,7 +253,7 @@ fn check_pcap(v: &Veth, cap: &Capture, pcap: &Path) -> u64 {
     }
     eprintln!(
         "live_xdp: {name}: {} frames identical with kernel metadata, {shard_checked} shard hashes \
-         equal to user space's",
+         and {content_checked} content hashes equal to user space's",
         want.len()
     );
     want.len() as u64
@@ -308,6 +340,30 @@ fn mix_pcap(path: &Path) {
         r.extend(v4(s, c, 17, 0, &udp(53, 5000, 90)));
         put(r);
     }
+    // Content hash shapes: TCP with a payload longer than the window, the same segment
+    // VLAN-tagged with TTL 63 (a mirrored copy), a short frame with Ethernet padding (the
+    // window ends at the IP length), an IPv6 TCP segment with a long payload.
+    let mut tcp = Vec::new();
+    tcp.extend_from_slice(&[
+        0x9c, 0x40, 0, 80, 0, 0, 0x10, 0, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff,
+    ]);
+    tcp.extend_from_slice(&[0, 0, 0, 0]);
+    tcp.extend((0..400u32).map(|i| (i * 13) as u8));
+    let mut fr = eth(ma, mb, &[], 0x0800);
+    fr.extend(v4(c, s, 6, 0x4000, &tcp));
+    put(fr);
+    let mut fr = eth(mb, ma, &[(0x8100, 30)], 0x0800);
+    let mut h = v4(c, s, 6, 0x4000, &tcp);
+    h[8] = 63;
+    fr.extend(h);
+    put(fr);
+    let mut fr = eth(ma, mb, &[], 0x0800);
+    fr.extend(v4(c, s, 6, 0x4000, &tcp[..20]));
+    fr.extend_from_slice(&[0xa5; 6]);
+    put(fr);
+    let mut fr = eth(ma, mb, &[], 0x86dd);
+    fr.extend(ipv6(1, 2, 6, &tcp));
+    put(fr);
     // ICMP echo.
     let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
     icmp.extend_from_slice(&[0x63; 32]);

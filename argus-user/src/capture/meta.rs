@@ -4,6 +4,16 @@
 
 use argus_common::{class, meta_flags, XdpMeta, XDP_META_MAGIC};
 
+/// The duplicate-detection content hash of `frame` (see `argus_common::content_hash` and
+/// docs/capture.md, "Content hash"): `l3_off` is where the L3 header starts (after the VLAN
+/// tags), `ethertype` the EtherType there (or the 802.3 length field). Equal to
+/// `XdpMeta::content_hash` of frames that came through XDP. Copies of one packet that differ
+/// only in MACs, VLAN tags, TTL/hop limit (and the IPv4 checksum) or ECN bits hash the same.
+#[inline]
+pub fn content_hash(frame: &[u8], l3_off: usize, ethertype: u16) -> u32 {
+    argus_common::content_hash(frame, l3_off, ethertype)
+}
+
 /// The shard hash the program computed, when it did (see [`meta_flags::SHARD_HASH`]): equal to
 /// `engine::shard::frame_shard_hash` of the frame.
 pub fn shard_hash(meta: &XdpMeta) -> Option<u32> {
@@ -56,6 +66,7 @@ pub fn compute_meta(frame: &[u8]) -> XdpMeta {
         }
     }
     m.l3_off = l3 as u16;
+    m.content_hash = content_hash(frame, l3, et);
     let ports = |l4: usize| be16(l4).zip(be16(l4 + 2));
     match et {
         0x0800 => {
@@ -170,5 +181,242 @@ mod tests {
             m.flow_hash,
             argus_common::sym_hash_v4(0x0a00_0002, 0x0a00_0001, 53, 5000, 17)
         );
+    }
+
+    // --- content hash ---------------------------------------------------------------------
+
+    fn eth(dst: u8, src: u8, tags: &[u16], et: u16) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, dst, 2, 0, 0, 0, 0, src];
+        for &t in tags {
+            f.extend_from_slice(&t.to_be_bytes());
+            f.extend_from_slice(&0x0014u16.to_be_bytes());
+        }
+        f.extend_from_slice(&et.to_be_bytes());
+        f
+    }
+
+    /// IPv4 header (with a correct checksum) + TCP header with timestamps + `payload`.
+    fn v4_tcp(ttl: u8, id: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let tcp_len = 32;
+        let tot = 20 + tcp_len + payload.len();
+        let mut h = vec![0x45, 0x02, 0, 0, 0, 0, 0x40, 0, ttl, 6, 0, 0];
+        h[2..4].copy_from_slice(&(tot as u16).to_be_bytes());
+        h[4..6].copy_from_slice(&id.to_be_bytes());
+        h.extend_from_slice(&[10, 0, 0, 1, 192, 168, 7, 9]);
+        let mut sum: u32 = h
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        h[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        h.extend_from_slice(&[0xc3, 0x50, 0x01, 0xbb]);
+        h.extend_from_slice(&seq.to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0x30, 0x39, 0x80, 0x18, 0x01, 0xf6, 0x12, 0x34, 0, 0]);
+        h.extend_from_slice(&[1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9]);
+        h.extend_from_slice(payload);
+        h
+    }
+
+    fn v6_tcp(hlim: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut h = vec![0x60, 0x00, 0x12, 0x34, 0, 0, 6, hlim];
+        h[4..6].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+        h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        h.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        h.extend_from_slice(&[0xc3, 0x50, 0x00, 0x50]);
+        h.extend_from_slice(&seq.to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x18, 0x01, 0xf6, 0, 0, 0, 0]);
+        h.extend_from_slice(payload);
+        h
+    }
+
+    fn frame(l2: Vec<u8>, l3: &[u8]) -> Vec<u8> {
+        let mut f = l2;
+        f.extend_from_slice(l3);
+        f
+    }
+
+    fn ch(f: &[u8]) -> u32 {
+        let m = compute_meta(f);
+        assert_ne!(m.l3_off, 0);
+        // The slice function and compute_meta agree.
+        let et = u16::from_be_bytes([f[m.l3_off as usize - 2], f[m.l3_off as usize - 1]]);
+        assert_eq!(content_hash(f, m.l3_off as usize, et), m.content_hash);
+        m.content_hash
+    }
+
+    fn payload(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 7 + 3) as u8).collect()
+    }
+
+    #[test]
+    fn content_hash_ignores_what_a_mirror_changes_v4() {
+        let p = payload(300);
+        let ip = v4_tcp(64, 0x1234, 1000, &p);
+        let base = ch(&frame(eth(1, 2, &[], 0x0800), &ip));
+        // Other MACs.
+        assert_eq!(ch(&frame(eth(7, 9, &[], 0x0800), &ip)), base);
+        // 802.1Q tag, QinQ (88a8 + 8100), old QinQ.
+        assert_eq!(ch(&frame(eth(1, 2, &[0x8100], 0x0800), &ip)), base);
+        assert_eq!(ch(&frame(eth(1, 2, &[0x88a8, 0x8100], 0x0800), &ip)), base);
+        assert_eq!(ch(&frame(eth(1, 2, &[0x9100], 0x0800), &ip)), base);
+        // TTL decremented by a router, checksum fixed.
+        let routed = v4_tcp(63, 0x1234, 1000, &p);
+        assert_ne!(routed[10..12], ip[10..12], "checksum changed with the TTL");
+        assert_eq!(ch(&frame(eth(3, 4, &[0x8100], 0x0800), &routed)), base);
+        // ECN CE marked on the way.
+        let mut ce = ip.clone();
+        ce[1] |= 3;
+        assert_eq!(ch(&frame(eth(1, 2, &[], 0x0800), &ce)), base);
+        // Ethernet padding (a short frame) does not count: the IP length bounds the window.
+        let ack = v4_tcp(64, 7, 5, &[]);
+        let a = ch(&frame(eth(1, 2, &[], 0x0800), &ack));
+        let mut padded = frame(eth(1, 2, &[], 0x0800), &ack);
+        padded.extend_from_slice(&[0xee; 6]);
+        assert_eq!(ch(&padded), a);
+        let mut padded_tagged = frame(eth(1, 2, &[0x8100], 0x0800), &ack);
+        padded_tagged.extend_from_slice(&[0x55; 2]);
+        assert_eq!(ch(&padded_tagged), a);
+        // A copy cut by the snap length hashes like the same cut of another copy.
+        let full = frame(eth(1, 2, &[], 0x0800), &ip);
+        let cut = &full[..14 + 70];
+        let other = frame(eth(5, 6, &[], 0x0800), &routed);
+        assert_eq!(ch(cut), ch(&other[..14 + 70]));
+        assert_ne!(ch(cut), base, "a cut copy covers fewer bytes");
+    }
+
+    #[test]
+    fn content_hash_sees_what_a_retransmission_or_another_segment_changes_v4() {
+        let p = payload(300);
+        let base = ch(&frame(
+            eth(1, 2, &[], 0x0800),
+            &v4_tcp(64, 0x1234, 1000, &p),
+        ));
+        // Another IPv4 identification (a retransmission usually has one).
+        assert_ne!(
+            ch(&frame(
+                eth(1, 2, &[], 0x0800),
+                &v4_tcp(64, 0x1235, 1000, &p)
+            )),
+            base
+        );
+        // Another sequence number.
+        assert_ne!(
+            ch(&frame(
+                eth(1, 2, &[], 0x0800),
+                &v4_tcp(64, 0x1234, 1001, &p)
+            )),
+            base
+        );
+        // A payload byte within the bound (the last one: L3 offset 127), and one past it.
+        let ip = v4_tcp(64, 0x1234, 1000, &p);
+        for (at, differs) in [(52, true), (127, true), (128, false), (250, false)] {
+            let mut q = ip.clone();
+            q[at] ^= 0x40;
+            assert_eq!(
+                ch(&frame(eth(1, 2, &[], 0x0800), &q)) != base,
+                differs,
+                "byte {at} after the L3 start"
+            );
+        }
+        // Another length (same first 128 bytes, longer payload).
+        let longer = v4_tcp(64, 0x1234, 1000, &payload(301));
+        assert_ne!(ch(&frame(eth(1, 2, &[], 0x0800), &longer)), base);
+        // A payload byte in a short packet (partial last word).
+        let a = v4_tcp(64, 1, 1, &[1, 2, 3]);
+        let b = v4_tcp(64, 1, 1, &[1, 2, 4]);
+        assert_ne!(
+            ch(&frame(eth(1, 2, &[], 0x0800), &a)),
+            ch(&frame(eth(1, 2, &[], 0x0800), &b))
+        );
+    }
+
+    #[test]
+    fn content_hash_v6() {
+        let p = payload(200);
+        let ip = v6_tcp(64, 77, &p);
+        let base = ch(&frame(eth(1, 2, &[], 0x86dd), &ip));
+        assert_eq!(ch(&frame(eth(8, 9, &[0x88a8, 0x8100], 0x86dd), &ip)), base);
+        assert_eq!(
+            ch(&frame(eth(1, 2, &[], 0x86dd), &v6_tcp(63, 77, &p))),
+            base
+        );
+        let mut ce = ip.clone();
+        ce[1] |= 0x30;
+        assert_eq!(ch(&frame(eth(1, 2, &[], 0x86dd), &ce)), base);
+        assert_ne!(
+            ch(&frame(eth(1, 2, &[], 0x86dd), &v6_tcp(64, 78, &p))),
+            base
+        );
+        let mut fl = ip.clone();
+        fl[3] ^= 1;
+        assert_ne!(
+            ch(&frame(eth(1, 2, &[], 0x86dd), &fl)),
+            base,
+            "flow label counts"
+        );
+        let mut q = ip.clone();
+        q[100] ^= 1;
+        assert_ne!(ch(&frame(eth(1, 2, &[], 0x86dd), &q)), base);
+        let mut q = ip.clone();
+        q[128] ^= 1;
+        assert_eq!(ch(&frame(eth(1, 2, &[], 0x86dd), &q)), base);
+        // Padding of a short IPv6 frame does not count.
+        let short = v6_tcp(64, 1, &[]);
+        let mut padded = frame(eth(1, 2, &[], 0x86dd), &short);
+        let h = ch(&padded);
+        padded.extend_from_slice(&[9; 4]);
+        assert_eq!(ch(&padded), h);
+    }
+
+    #[test]
+    fn content_hash_non_ip() {
+        // ARP: the 28-byte body, not the padding; MACs in the Ethernet header do not count.
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 10, 0, 0, 1];
+        arp.extend_from_slice(&[0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+        let a = ch(&frame(eth(0xff, 1, &[], 0x0806), &arp));
+        let mut padded = frame(eth(0xff, 3, &[0x8100], 0x0806), &arp);
+        padded.extend_from_slice(&[0xab; 14]);
+        assert_eq!(ch(&padded), a);
+        let mut other = arp.clone();
+        other[27] = 3;
+        assert_ne!(ch(&frame(eth(0xff, 1, &[], 0x0806), &other)), a);
+        // 802.3 + LLC: bounded by the length field.
+        let llc = [0x42, 0x42, 0x03, 0, 0, 0, 0, 0];
+        let l = ch(&frame(eth(1, 2, &[], 8), &llc));
+        let mut padded = frame(eth(1, 2, &[], 8), &llc);
+        padded.extend_from_slice(&[1; 30]);
+        assert_eq!(ch(&padded), l);
+        // Too short for an L2 header: 0.
+        assert_eq!(compute_meta(&[0; 10]).content_hash, 0);
+        // An IPv4 frame ending right after the Ethernet header still has a (fixed) hash.
+        let e = eth(1, 2, &[], 0x0800);
+        assert_eq!(content_hash(&e, 14, 0x0800), ch(&eth(3, 4, &[], 0x0800)));
+    }
+
+    #[test]
+    fn content_hash_slice_equals_block_form() {
+        // The XDP program hashes a zero-padded block (argus_common::content_hash_block); the
+        // slice form must give the same for every window length and cut.
+        let ip = v4_tcp(64, 9, 9, &payload(200));
+        for cut in 0..ip.len() {
+            let f = &ip[..cut];
+            let w = argus_common::content_window(0x0800, f.len(), |o| {
+                f.get(o..o + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+            });
+            let mut bytes = [0u8; argus_common::CONTENT_BOUND];
+            bytes[..w.len].copy_from_slice(&f[..w.len]);
+            let mut block = [0u64; argus_common::CONTENT_WORDS];
+            for (k, b) in block.iter_mut().enumerate() {
+                // Memory order, as the kernel's buffer holds the bytes.
+                *b = u64::from_ne_bytes(bytes[8 * k..8 * k + 8].try_into().unwrap());
+            }
+            assert_eq!(
+                argus_common::content_hash_block(&w, &block),
+                content_hash(f, 0, 0x0800),
+                "cut {cut}"
+            );
+        }
     }
 }
