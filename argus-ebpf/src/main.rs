@@ -61,15 +61,21 @@ pub fn argus_xdp(ctx: XdpContext) -> u32 {
     let meta = classify(&ctx);
     write_meta(&ctx, &meta);
 
+    // Debug logging (`log` feature only; the default build has none of this): malformed
+    // frames, each; redirect failures and frames without metadata, rate-limited to the 1st,
+    // 2nd, 4th, 8th, ... per CPU.
     #[cfg(feature = "log")]
-    aya_log_ebpf::debug!(
-        &ctx,
-        "class {} hash {:x} l3 {} l4 {}",
-        meta.class,
-        meta.flow_hash,
-        meta.l3_off,
-        meta.l4_off
-    );
+    if meta.flags & meta_flags::MALFORMED != 0 {
+        aya_log_ebpf::debug!(
+            &ctx,
+            "malformed frame: class {} flags {:x} l3 {} l4 {} len {}",
+            meta.class,
+            meta.flags,
+            meta.l3_off,
+            meta.l4_off,
+            unsafe { bpf_xdp_get_buff_len(ctx.ctx) }
+        );
+    }
 
     match XSKS.redirect(ctx.rx_queue_index(), 0) {
         Ok(action) => {
@@ -77,6 +83,18 @@ pub fn argus_xdp(ctx: XdpContext) -> u32 {
             action
         }
         Err(_) => {
+            #[cfg(feature = "log")]
+            {
+                let n = count_get(stat::PASSED) + count_get(stat::DROPPED) + 1;
+                if n & (n - 1) == 0 {
+                    aya_log_ebpf::debug!(
+                        &ctx,
+                        "no AF_XDP socket on rx queue {}: frame not redirected ({} so far on this cpu)",
+                        ctx.rx_queue_index(),
+                        n
+                    );
+                }
+            }
             let drop = CONFIG
                 .get(config::DROP_UNREDIRECTED)
                 .map(|v| *v != 0)
@@ -89,6 +107,16 @@ pub fn argus_xdp(ctx: XdpContext) -> u32 {
                 xdp_action::XDP_PASS
             }
         }
+    }
+}
+
+/// The current per-CPU value of counter `idx` (for the log feature's rate limit).
+#[cfg(feature = "log")]
+#[inline(always)]
+fn count_get(idx: u32) -> u64 {
+    match STATS.get_ptr_mut(idx) {
+        Some(p) => unsafe { *p },
+        None => 0,
     }
 }
 
@@ -314,6 +342,17 @@ fn parse_ipv6(ctx: &XdpContext, l3: usize, m: &mut XdpMeta) {
 fn write_meta(ctx: &XdpContext, m: &XdpMeta) {
     let len = size_of::<XdpMeta>() as i32;
     if unsafe { bpf_xdp_adjust_meta(ctx.ctx, -len) } != 0 {
+        #[cfg(feature = "log")]
+        {
+            let n = count_get(stat::NO_META) + 1;
+            if n & (n - 1) == 0 {
+                aya_log_ebpf::debug!(
+                    ctx,
+                    "bpf_xdp_adjust_meta failed: no metadata ({} so far on this cpu)",
+                    n
+                );
+            }
+        }
         count(stat::NO_META);
         return;
     }

@@ -412,11 +412,20 @@ fn mix_pcap(path: &Path) {
     put(fr);
 }
 
+/// Tests that load an object pick it through `ARGUS_XDP_OBJECT` (process-wide): the log test
+/// sets it, so those tests run one at a time.
+static OBJECT_LOCK: Mutex<()> = Mutex::new(());
+
+fn object_lock() -> std::sync::MutexGuard<'static, ()> {
+    OBJECT_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn xdp_frames_and_metadata_match_the_pcap() {
     if !can_run() {
         return;
     }
+    let _lock = object_lock();
     let dir = tempfile::tempdir().expect("tempdir");
     let mix = dir.path().join("mix.pcap");
     mix_pcap(&mix);
@@ -469,12 +478,101 @@ fn xdp_frames_and_metadata_match_the_pcap() {
 /// Receive rate through AF_XDP in native mode (run with `--ignored`): the corpus' test.pcap sent
 /// 200 times as fast as `argus-replay` goes (about 36k frames, bounded). Prints frames/s
 /// received and the losses; only checks that nothing was lost without being counted.
+/// The object built with `cargo xtask build-ebpf --log` (`cargo xtask test` builds it to
+/// `target/bpf/argus-xdp-log.o`; `ARGUS_XDP_LOG_OBJECT` overrides the path): loaded in place
+/// of the default object, it must give the same frames and metadata, and its debug log must
+/// arrive in user space (`capture::meta::xdp_log`) for the malformed frames of the mix (one
+/// line each). Without the object the test says SKIPPED loudly (fails under
+/// `ARGUS_REQUIRE_REFERENCE=1`).
+#[test]
+fn xdp_log_object_forwards_the_kernel_log() {
+    if !can_run() {
+        return;
+    }
+    let obj = std::env::var_os("ARGUS_XDP_LOG_OBJECT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bpf/argus-xdp-log.o")
+        });
+    if !obj.is_file() {
+        let why = format!(
+            "{} missing (build it with `cargo xtask build-ebpf --log --out {0}`)",
+            obj.display()
+        );
+        assert!(
+            !require(),
+            "live_xdp log: {why} (ARGUS_REQUIRE_REFERENCE=1)"
+        );
+        eprintln!("\n*** SKIPPED live_xdp log test: {why} ***\n");
+        return;
+    }
+    let _lock = object_lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mix = dir.path().join("mix.pcap");
+    mix_pcap(&mix);
+    let malformed = pcap_frames(&mix)
+        .0
+        .iter()
+        .filter(|f| xdp::compute_meta(f).flags & argus_common::meta_flags::MALFORMED != 0)
+        .count();
+    assert!(malformed > 0, "the mix has malformed frames");
+    let before = std::env::var_os(xdp::OBJECT_ENV);
+    std::env::set_var(xdp::OBJECT_ENV, &obj);
+    std::env::set_var(argus::capture::meta::xdp_log::LEVEL_ENV, "debug");
+    argus::capture::meta::xdp_log::capture(true);
+    let v = Veth::new("l");
+    let cap = Capture::start(&v.a, XdpMode::Native);
+    match before {
+        Some(b) => std::env::set_var(xdp::OBJECT_ENV, b),
+        None => std::env::remove_var(xdp::OBJECT_ENV),
+    }
+    let cap = cap.expect("attach the --log object (verifier)");
+    let n = check_pcap(&v, &cap, &mix);
+    // The reader thread polls every 50 ms.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        lines.extend(argus::capture::meta::xdp_log::take_captured());
+        if lines
+            .iter()
+            .filter(|l| l.contains("malformed frame"))
+            .count()
+            >= malformed
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (st, _) = cap.finish();
+    lines.extend(argus::capture::meta::xdp_log::take_captured());
+    argus::capture::meta::xdp_log::capture(false);
+    let got = lines
+        .iter()
+        .filter(|l| l.contains("malformed frame"))
+        .count();
+    eprintln!(
+        "live_xdp log: {n} frames through the --log object, {got} log lines for {malformed} \
+         malformed frames, e.g. {:?}",
+        lines.first()
+    );
+    assert_eq!(st.seen, n, "log object: STATS seen");
+    assert_eq!(
+        got, malformed,
+        "one `malformed frame` debug line per malformed frame; lines: {lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| l.contains("[DEBUG]")),
+        "debug level: {lines:?}"
+    );
+}
+
 #[test]
 #[ignore]
 fn xdp_receive_rate() {
     if !can_run() {
         return;
     }
+    let _lock = object_lock();
     let Some(c) = corpus_dir() else {
         eprintln!("\n*** live_xdp: corpus not found, rate SKIPPED ***\n");
         return;

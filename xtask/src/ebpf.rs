@@ -1,5 +1,6 @@
-//! `cargo xtask build-ebpf [--release] [--log]`: build `argus-ebpf` for bpfel-unknown-none and
-//! copy the object to `<workspace>/target/bpf/argus-xdp.o`.
+//! `cargo xtask build-ebpf [--release] [--log] [--out PATH]`: build `argus-ebpf` for
+//! bpfel-unknown-none and copy the object to `<workspace>/target/bpf/argus-xdp.o` (or `PATH`:
+//! e.g. the `--log` object for `ARGUS_XDP_OBJECT`, without replacing the embedded one).
 //!
 //! Toolchain mechanism: the rustup toolchain named by `ARGUS_EBPF_TOOLCHAIN` (default `stable`)
 //! with `RUSTC_BOOTSTRAP=1`, so `-Z build-std=core` works on stable too; it needs the `rust-src`
@@ -82,16 +83,23 @@ fn ebpf_target_dir() -> PathBuf {
 pub fn run(args: &[String]) -> Result<()> {
     let mut release = false;
     let mut log = false;
-    for a in args {
+    let mut out = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "--release" => release = true,
             "--log" => log = true,
+            "--out" => match it.next() {
+                Some(p) => out = Some(PathBuf::from(p)),
+                None => bail!("--out needs a path"),
+            },
             other => bail!(
-                "unknown argument `{other}` (usage: cargo xtask build-ebpf [--release] [--log])"
+                "unknown argument `{other}` (usage: cargo xtask build-ebpf [--release] [--log] \
+                 [--out PATH])"
             ),
         }
     }
-    let obj = build(release, log)?;
+    let obj = build_to(release, log, out.as_deref())?;
     println!("{}", obj.display());
     Ok(())
 }
@@ -131,12 +139,30 @@ pub fn check_prerequisites() -> Result<()> {
     bail!(msg)
 }
 
-/// Builds argus-ebpf and returns the path of the copied object.
+/// Builds argus-ebpf and returns the path of the copied object ([`object_path`]).
 pub fn build(release: bool, log: bool) -> Result<PathBuf> {
+    build_to(release, log, None)
+}
+
+/// Path of the `--log` object that `cargo xtask test` builds for `tests/live_xdp.rs` (next to the
+/// default object, which it does not replace).
+pub fn log_object_path() -> PathBuf {
+    workspace_root().join("target/bpf/argus-xdp-log.o")
+}
+
+/// [`build`], copying the object to `out` instead of [`object_path`] when given. The log
+/// feature builds into its own cargo target directory (`<dir>-log`) so that alternating builds
+/// do not rebuild each other.
+pub fn build_to(release: bool, log: bool, out: Option<&Path>) -> Result<PathBuf> {
     check_prerequisites()?;
     let root = workspace_root();
     let crate_dir = root.join("argus-ebpf");
-    let target_dir = ebpf_target_dir();
+    let mut target_dir = ebpf_target_dir();
+    if log {
+        let mut d = target_dir.into_os_string();
+        d.push("-log");
+        target_dir = PathBuf::from(d);
+    }
     let tc = toolchain();
 
     let mut cmd = Command::new("rustup");
@@ -178,7 +204,7 @@ pub fn build(release: bool, log: bool) -> Result<PathBuf> {
 
     let profile = if release { "release" } else { "debug" };
     let built = target_dir.join(TARGET).join(profile).join(BIN);
-    let obj = object_path();
+    let obj = out.map(Path::to_path_buf).unwrap_or_else(object_path);
     std::fs::create_dir_all(obj.parent().expect("has parent"))
         .with_context(|| format!("creating {}", obj.parent().unwrap().display()))?;
     std::fs::copy(&built, &obj)

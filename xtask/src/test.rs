@@ -157,11 +157,17 @@ pub fn run(args: &[String]) -> Result<()> {
         },
     )?;
 
-    steps.call("build the XDP program (cargo xtask build-ebpf)", || {
-        let obj = ebpf::build(false, false)?;
-        println!("built {}", obj.display());
-        Ok(())
-    })?;
+    steps.call(
+        "build the XDP program (cargo xtask build-ebpf) and its --log variant",
+        || {
+            let obj = ebpf::build(false, false)?;
+            println!("built {}", obj.display());
+            // For tests/live_xdp.rs (xdp_log_object_forwards_the_kernel_log); not embedded.
+            let log = ebpf::build_to(false, true, Some(&ebpf::log_object_path()))?;
+            println!("built {}", log.display());
+            Ok(())
+        },
+    )?;
 
     for (title, args) in [
         ("cargo fmt", &["fmt", "--all", "--", "--check"][..]),

@@ -159,6 +159,8 @@ pub struct Xdp {
     /// Keeps the interface promiscuous while open (an AF_PACKET socket with a membership).
     _promisc: Option<OwnedFd>,
     pollfds: Vec<libc::pollfd>,
+    /// Reader of the program's debug log (objects built with `--log` only).
+    _xdp_log: Option<super::meta::xdp_log::XdpLog>,
 }
 
 impl Xdp {
@@ -179,6 +181,8 @@ impl Xdp {
             .map_max_entries(xdp_maps::XSKS, queues.max(xdp_maps::XSKS_MAX))
             .load(&obj)
             .map_err(|e| err(iface, "loading the XDP object", chain(&e)))?;
+        // The debug log of an object built with `--log` (none for the default object).
+        let xdp_log = super::meta::xdp_log::XdpLog::start(&mut ebpf, iface);
         let prog: &mut XdpProgram = ebpf
             .program_mut(PROGRAM)
             .ok_or_else(|| err(iface, "XDP object", format!("no program `{PROGRAM}`")))?
@@ -267,6 +271,7 @@ impl Xdp {
             bad_meta: 0,
             _promisc: promisc,
             pollfds,
+            _xdp_log: xdp_log,
         })
     }
 
