@@ -97,7 +97,20 @@ pub struct XdpMeta {
     /// Shard hash ([`shard_hash_v4`]/[`shard_hash_v6`] of the address pair), valid when
     /// `flags` has [`meta_flags::SHARD_HASH`]; 0 otherwise.
     pub shard_hash: u32,
-    pub _reserved: [u32; 2],
+    /// When the program saw the frame: `bpf_ktime_get_ns()` (CLOCK_MONOTONIC, nanoseconds),
+    /// low and high words ([`XdpMeta::ktime_ns`]). AF_XDP delivers no timestamp of its own;
+    /// user space turns this into wall-clock time, so frames of several queues can be put in
+    /// arrival order. 0 where user space computed the metadata.
+    pub ktime_lo: u32,
+    pub ktime_hi: u32,
+}
+
+impl XdpMeta {
+    /// [`XdpMeta::ktime_lo`] and [`XdpMeta::ktime_hi`] as one value (0: none).
+    #[inline(always)]
+    pub const fn ktime_ns(&self) -> u64 {
+        (self.ktime_hi as u64) << 32 | self.ktime_lo as u64
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<XdpMeta>() == 32);
@@ -314,7 +327,12 @@ pub fn content_hash_words(w: &ContentWindow, word: impl Fn(usize) -> u64) -> u32
         }
         k += 1;
     }
-    let mut h = a ^ b.rotate_left(32) ^ (w.len as u64).wrapping_mul(CH_K2);
+    ch_finish(a, b, w.len)
+}
+
+#[inline(always)]
+const fn ch_finish(a: u64, b: u64, len: usize) -> u32 {
+    let mut h = a ^ b.rotate_left(32) ^ (len as u64).wrapping_mul(CH_K2);
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -349,15 +367,39 @@ pub fn content_hash(frame: &[u8], l3: usize, ethertype: u16) -> u32 {
         rest.get(o..o + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
     });
     let win = &rest[..w.len];
-    let (full, tail) = win.split_at(w.len & !7);
-    content_hash_words(&w, |k| match full.get(8 * k..8 * k + 8) {
-        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        None => {
-            let mut t = [0u8; 8];
-            t[..tail.len()].copy_from_slice(tail);
-            u64::from_le_bytes(t)
+    // The same steps as `content_hash_words`, over the slice in pairs of words (no per-word
+    // index checks; `content_hash_slice_equals_block_form` checks both forms agree).
+    let le = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let mut a = w.seed as u64;
+    let mut b = u64::MAX;
+    let mut pairs = win.chunks_exact(16);
+    let mut first = true;
+    for p in &mut pairs {
+        let (mut x, mut y) = (le(&p[..8]), le(&p[8..]));
+        if first {
+            x &= w.masks[0];
+            y &= w.masks[1];
+            first = false;
         }
-    })
+        a = ch_step(a, x);
+        b = ch_step(b, y);
+    }
+    let rest = pairs.remainder();
+    if !rest.is_empty() {
+        // Up to one whole word and one partial one, zero-padded.
+        let mut t = [0u8; 16];
+        t[..rest.len()].copy_from_slice(rest);
+        let (mut x, mut y) = (le(&t[..8]), le(&t[8..]));
+        if first {
+            x &= w.masks[0];
+            y &= w.masks[1];
+        }
+        a = ch_step(a, x);
+        if rest.len() > 8 {
+            b = ch_step(b, y);
+        }
+    }
+    ch_finish(a, b, w.len)
 }
 
 #[cfg(test)]

@@ -544,24 +544,33 @@ mod tests {
     fn content_hash_slice_equals_block_form() {
         // The XDP program hashes a zero-padded block (argus_common::content_hash_block); the
         // slice form must give the same for every window length and cut.
-        let ip = v4_tcp(64, 9, 9, &payload(200));
-        for cut in 0..ip.len() {
-            let f = &ip[..cut];
-            let w = argus_common::content_window(0x0800, f.len(), |o| {
-                f.get(o..o + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
-            });
-            let mut bytes = [0u8; argus_common::CONTENT_BOUND];
-            bytes[..w.len].copy_from_slice(&f[..w.len]);
-            let mut block = [0u64; argus_common::CONTENT_WORDS];
-            for (k, b) in block.iter_mut().enumerate() {
-                // Memory order, as the kernel's buffer holds the bytes.
-                *b = u64::from_ne_bytes(bytes[8 * k..8 * k + 8].try_into().unwrap());
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+        arp.extend(payload(40));
+        for (et, ip) in [
+            (0x0800u16, v4_tcp(64, 9, 9, &payload(200))),
+            (0x86dd, v6_tcp(64, 9, &payload(200))),
+            (0x0806, arp),
+            (0x88cc, payload(200)),
+            (60, payload(200)),
+        ] {
+            for cut in 0..ip.len() {
+                let f = &ip[..cut];
+                let w = argus_common::content_window(et, f.len(), |o| {
+                    f.get(o..o + 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+                });
+                let mut bytes = [0u8; argus_common::CONTENT_BOUND];
+                bytes[..w.len].copy_from_slice(&f[..w.len]);
+                let mut block = [0u64; argus_common::CONTENT_WORDS];
+                for (k, b) in block.iter_mut().enumerate() {
+                    // Memory order, as the kernel's buffer holds the bytes.
+                    *b = u64::from_ne_bytes(bytes[8 * k..8 * k + 8].try_into().unwrap());
+                }
+                assert_eq!(
+                    argus_common::content_hash_block(&w, &block),
+                    content_hash(f, 0, et),
+                    "ethertype {et:#x} cut {cut}"
+                );
             }
-            assert_eq!(
-                argus_common::content_hash_block(&w, &block),
-                content_hash(f, 0, 0x0800),
-                "cut {cut}"
-            );
         }
     }
 }
