@@ -181,7 +181,7 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (cfg, warnings) = match configure(&args) {
+    let (mut cfg, warnings) = match configure(&args) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("{e}");
@@ -192,8 +192,17 @@ fn main() -> ExitCode {
         eprintln!("argus: warning: {w}");
     }
     if let Some(f) = &cfg.filter {
-        eprintln!("argus: filter '{f}': sensor filters are not supported yet; refusing to start rather than capture unfiltered");
-        return ExitCode::from(1);
+        // Compiled for packets once, before any capture starts: a bad filter stops the sensor.
+        match argus::filter::CompiledFilter::compile(f, argus::filter::Target::Packets) {
+            Ok(c) => {
+                eprintln!("argus: filter '{f}'");
+                cfg.model.filter = Some(std::sync::Arc::new(c));
+            }
+            Err(e) => {
+                eprintln!("argus: {e}\nargus: refusing to start with filter '{f}'");
+                return ExitCode::from(1);
+            }
+        }
     }
     if !cfg.interfaces.is_empty() && !cfg.inputs.is_empty() {
         eprintln!("argus: give either -r files or -i interfaces, not both\n{USAGE}");

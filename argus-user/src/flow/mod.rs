@@ -35,6 +35,9 @@ pub struct ModelConfig {
     pub psize: bool,
     /// `-U n`: user data bytes per direction (0 = off).
     pub user_len: u16,
+    /// The sensor's filter (trailing arguments, ARGUS_FILTER), compiled for packets: a packet
+    /// it rejects is not tracked (docs/filter.md).
+    pub filter: Option<std::sync::Arc<crate::filter::CompiledFilter>>,
 }
 
 impl Default for ModelConfig {
@@ -47,6 +50,7 @@ impl Default for ModelConfig {
             jitter: false,
             psize: false,
             user_len: 0,
+            filter: None,
         }
     }
 }

@@ -89,6 +89,8 @@ pub struct ShardStats {
     pub flows_created: u64,
     pub records: u64,
     pub unmodelled: u64,
+    /// Packets the sensor's filter rejected (not tracked; not in `packets`).
+    pub filtered: u64,
 }
 
 /// Hash of a flow key for [`Index`] (not the shard hash: this one mixes every key byte).
@@ -583,6 +585,12 @@ impl Shard {
         h: u32,
         out: &mut Vec<Emitted>,
     ) {
+        if let Some(f) = &self.cfg.filter {
+            if !f.matches_packet(&crate::filter::PacketView { decoded: d, key: pk }) {
+                self.stats.filtered += 1;
+                return;
+            }
+        }
         self.stats.packets += 1;
         self.cur_idx = idx;
         let us = self.cfg.status_interval_us;
