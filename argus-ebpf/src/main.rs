@@ -222,7 +222,32 @@ fn content_hash(ctx: &XdpContext, l3: usize, ethertype: u16) -> u32 {
     let total = unsafe { bpf_xdp_get_buff_len(ctx.ctx) } as usize;
     let avail = total.saturating_sub(l3);
     let w = content_window(ethertype, avail, |o| load::<[u8; 2]>(ctx, l3 + o).map(be16));
-    let mut block = [0u64; CONTENT_WORDS];
+    // Zeroed with 16 plain stores: `[0u64; 16]` becomes a call to a byte-wise `memset`
+    // sub-program (about 100 ns per frame in BPF_PROG_TEST_RUN).
+    let mut block = core::mem::MaybeUninit::<[u64; CONTENT_WORDS]>::uninit();
+    let p = block.as_mut_ptr() as *mut u64;
+    unsafe {
+        p.write_volatile(0);
+        p.add(1).write_volatile(0);
+        p.add(2).write_volatile(0);
+        p.add(3).write_volatile(0);
+        p.add(4).write_volatile(0);
+        p.add(5).write_volatile(0);
+        p.add(6).write_volatile(0);
+        p.add(7).write_volatile(0);
+        p.add(8).write_volatile(0);
+        p.add(9).write_volatile(0);
+        p.add(10).write_volatile(0);
+        p.add(11).write_volatile(0);
+        p.add(12).write_volatile(0);
+        p.add(13).write_volatile(0);
+        p.add(14).write_volatile(0);
+        p.add(15).write_volatile(0);
+    }
+    // SAFETY: all 16 words were written just above (a reference, not a move: a move would
+    // be a `memcpy` call again).
+    let block: &mut [u64; CONTENT_WORDS] = unsafe { &mut *block.as_mut_ptr() };
+    const _: () = assert!(CONTENT_WORDS == 16);
     // Masked and re-checked so the verifier sees 1..=CONTENT_BOUND as the helper's size.
     let len = (w.len & 0xff) as u32;
     if len > 0 && len <= CONTENT_BOUND as u32 {
@@ -234,7 +259,7 @@ fn content_hash(ctx: &XdpContext, l3: usize, ethertype: u16) -> u32 {
             return 0;
         }
     }
-    content_hash_block(&w, &block)
+    content_hash_block(&w, block)
 }
 
 #[inline(always)]
