@@ -573,4 +573,86 @@ mod tests {
             }
         }
     }
+
+    /// On every Ethernet frame of the corpus (IPv4 and IPv6 ones): the copy a mirror on a
+    /// routed path would show (other MACs, one more or one less VLAN tag, TTL / hop limit
+    /// decremented with the IPv4 checksum fixed) hashes the same; another IPv4 ID does not.
+    #[test]
+    fn content_hash_invariances_on_the_corpus() {
+        let dir = std::env::var_os("ARGUS_PCAPS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pcaps")
+            });
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            eprintln!(
+                "\n*** content_hash corpus test SKIPPED: {} missing ***\n",
+                dir.display()
+            );
+            return;
+        };
+        let (mut v4, mut v6, mut files) = (0, 0, 0);
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(mut src) = crate::capture::open(p.to_str().unwrap_or("")) else {
+                continue;
+            };
+            files += 1;
+            while let Ok(Some((m, f))) = src.next_frame() {
+                if m.linktype != 1 {
+                    continue;
+                }
+                let meta = compute_meta(f);
+                let l3 = meta.l3_off as usize;
+                if l3 == 0 || meta.flags & meta_flags::MALFORMED != 0 {
+                    continue;
+                }
+                let et = u16::from_be_bytes([f[l3 - 2], f[l3 - 1]]);
+                if et != 0x0800 && et != 0x86dd {
+                    continue;
+                }
+                let ip = &f[l3..];
+                // The mirrored copy: new MACs, tags toggled (none -> one, any -> none).
+                let tags: &[u16] = if l3 == 14 { &[0x8100] } else { &[] };
+                let mut l2 = eth(0x77, 0x88, tags, et);
+                let mut ip2 = ip.to_vec();
+                if et == 0x0800 && ip2.len() >= 20 && ip2[8] > 0 {
+                    // TTL - 1, checksum updated incrementally (RFC 1624).
+                    ip2[8] -= 1;
+                    let old = u16::from_be_bytes([ip2[10], ip2[11]]);
+                    let mut sum = (!old as u32) + (!0x0100u16 as u32);
+                    sum = (sum & 0xffff) + (sum >> 16);
+                    sum = (sum & 0xffff) + (sum >> 16);
+                    ip2[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+                } else if et == 0x86dd && ip2.len() >= 8 && ip2[7] > 0 {
+                    ip2[7] -= 1;
+                }
+                l2.extend_from_slice(&ip2);
+                assert_eq!(
+                    compute_meta(&l2).content_hash,
+                    meta.content_hash,
+                    "{}: mirrored copy",
+                    p.display()
+                );
+                if et == 0x0800 {
+                    v4 += 1;
+                    if ip2.len() >= 6 {
+                        let mut l2 = eth(0x77, 0x88, &[], et);
+                        ip2[5] ^= 1;
+                        l2.extend_from_slice(&ip2);
+                        assert_ne!(
+                            compute_meta(&l2).content_hash,
+                            meta.content_hash,
+                            "{}: other IPv4 ID",
+                            p.display()
+                        );
+                    }
+                } else {
+                    v6 += 1;
+                }
+            }
+        }
+        eprintln!("content_hash on the corpus: {files} files, {v4} IPv4 and {v6} IPv6 frames");
+        assert!(v4 > 1000 && v6 > 10, "the corpus has IP frames");
+    }
 }
