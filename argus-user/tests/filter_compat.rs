@@ -225,6 +225,14 @@ fn cases() -> Vec<(&'static str, Expect)> {
         ("src or dst net 172.16.0.0/12", Same),
         ("src and dst net 192.168.0.0/16", Same),
         ("net 2001:db8::/32", Same),
+        // Debian's `host` matches no IPv6 address (its `net` does).
+        (
+            "host ::1",
+            Rule(
+                |l| l.get("saddr") == "::1" || l.get("daddr") == "::1",
+                Some("host ::1"),
+            ),
+        ),
         (
             "ip6 and src net fe80::/10",
             As("ipv6 and src net fe80::/10"),
