@@ -155,7 +155,10 @@ fn mars_match_man_and_negations_only() {
     assert!(m("man or tcp", &mar));
     assert!(m("not tcp", &mar));
     // ra reads a MAR's packets, bytes, duration, rate and load as 0; other fields are absent.
-    assert!(m("pkts lt 10 and bytes eq 0 and dur lt 1 and rate eq 0 and load eq 0", &mar));
+    assert!(m(
+        "pkts lt 10 and bytes eq 0 and dur lt 1 and rate eq 0 and load eq 0",
+        &mar
+    ));
     assert!(!m("pkts gt 0", &mar));
     assert!(!m("ttl lt 300 or trans gt 0 or seq ge 0 or srcid 0", &mar));
     assert!(!m("far", &mar));
