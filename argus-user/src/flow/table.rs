@@ -586,7 +586,10 @@ impl Shard {
         out: &mut Vec<Emitted>,
     ) {
         if let Some(f) = &self.cfg.filter {
-            if !f.matches_packet(&crate::filter::PacketView { decoded: d, key: pk }) {
+            if !f.matches_packet(&crate::filter::PacketView {
+                decoded: d,
+                key: pk,
+            }) {
                 self.stats.filtered += 1;
                 return;
             }
