@@ -249,7 +249,7 @@ struct RecordMetrics<'a> {
 
 /// What `print` (ra's own rules and arithmetic) says about a flow record: whether ra turns it
 /// around, and its floating-point fields. Printed numerically as CSV and read back.
-fn print_facts(r: &FlowRecord, s: &Subject) -> (bool, [f64; 5]) {
+fn print_facts(rec: &Record, r: &FlowRecord, s: &Subject) -> (bool, [f64; 5]) {
     let mut o = PrintOpts {
         numeric: 2,
         sep: Some(",".into()),
@@ -265,8 +265,7 @@ fn print_facts(r: &FlowRecord, s: &Subject) -> (bool, [f64; 5]) {
     .iter()
     .filter_map(|n| parse_field(n))
     .collect();
-    let rec = Record::Flow(Box::new(r.clone()));
-    let line = format_record(&rec, &o).unwrap_or_default();
+    let line = format_record(rec, &o).unwrap_or_default();
     let v: Vec<&str> = line.split(',').map(str::trim).collect();
     let num = |i: usize| -> f64 { v.get(i).and_then(|x| x.parse().ok()).unwrap_or(0.0) };
     let floats = [num(0), num(1), num(2), num(3), num(4)];
@@ -482,7 +481,7 @@ pub(super) fn record(f: &CompiledFilter, rec: &Record) -> bool {
                 floats: None,
             };
             if f.needs_print {
-                let (turned, floats) = print_facts(r, &s);
+                let (turned, floats) = print_facts(rec, r, &s);
                 m.turned = turned;
                 m.floats = Some(floats);
                 if turned {

@@ -294,3 +294,56 @@ fn packet_evaluation() {
     assert!(!p("tcp or llc or loop or ospf or arp"));
     assert!(p("net 10.0.0.0/24 and not multicast"));
 }
+
+#[test]
+fn repetition_ipv6_and_ether() {
+    let mut r = v4([10, 1, 2, 3], [192, 168, 1, 9], 17, 5353, 53);
+    assert!(m("udp dst port 80 or 53", &r));
+    assert!(!m("udp src port 80 or 53", &r));
+    assert!(m("net 172.16.0.0/12 or 192.168.0.0/16", &r));
+    assert!(m("not host 1.1.1.1 and 10.1.2.3", &r));
+    assert!(!m("not (host 1.1.1.1 or 10.1.2.3)", &r));
+    if let Record::Flow(f) = &mut r {
+        f.mac = Some(MacDsr {
+            src: [2, 0, 0, 0, 0, 1],
+            dst: [0xff; 6],
+            ..Default::default()
+        });
+    }
+    assert!(m(
+        "ether src 02:00:00:00:00:01 and ether dst host ff:ff:ff:ff:ff:ff",
+        &r
+    ));
+    assert!(m("ether multicast and ether host 02:00:00:00:00:01", &r));
+    assert!(!m("ether src ff:ff:ff:ff:ff:ff", &r));
+    let mut v6 = [0u8; 16];
+    v6[15] = 1;
+    let mut d6 = [0u8; 16];
+    d6[0] = 0xff;
+    d6[1] = 0x02;
+    d6[15] = 0xfb;
+    let r6 = Record::Flow(Box::new(FlowRecord {
+        flow: Some(FlowDsr {
+            kind: 1,
+            reverse: false,
+            qual: 2,
+            key: FlowKey::Ipv6 {
+                src: v6,
+                dst: d6,
+                proto: 17,
+                flow_label: 0,
+                sport: 5353,
+                dport: 5353,
+                masks: None,
+            },
+        }),
+        ..Default::default()
+    }));
+    assert!(m(
+        "ip6 and ip and not ipv4 and udp and host ::1 and port 5353",
+        &r6
+    ));
+    assert!(m("src host ::1 and dst net ff00::/8 and multicast", &r6));
+    assert!(!m("host 0.0.0.1 or net 0.0.0.0/0", &r6));
+    assert!(m("ether proto 0x86dd and proto 17", &r6));
+}
