@@ -21,7 +21,7 @@ use argus_common::{
 use aya_ebpf::{
     bindings::xdp_action,
     btf_maps::{Array, PerCpuArray, XskMap},
-    helpers::{bpf_xdp_adjust_meta, bpf_xdp_get_buff_len, bpf_xdp_load_bytes},
+    helpers::{bpf_ktime_get_ns, bpf_xdp_adjust_meta, bpf_xdp_get_buff_len, bpf_xdp_load_bytes},
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
@@ -58,7 +58,10 @@ const IPV6_HLEN: usize = 40;
 pub fn argus_xdp(ctx: XdpContext) -> u32 {
     count(stat::SEEN);
 
-    let meta = classify(&ctx);
+    let mut meta = classify(&ctx);
+    // SAFETY: bpf_ktime_get_ns takes no arguments and cannot fail.
+    let now = unsafe { bpf_ktime_get_ns() };
+    (meta.ktime_lo, meta.ktime_hi) = (now as u32, (now >> 32) as u32);
     write_meta(&ctx, &meta);
 
     // Debug logging (`log` feature only; the default build has none of this): malformed

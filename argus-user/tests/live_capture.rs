@@ -48,7 +48,7 @@ fn tallies(file: &Path) -> BTreeMap<String, (u64, u64, u64, u64)> {
     m
 }
 
-fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Child {
+fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Sensor {
     let mut c = Command::new("ip")
         .args([
             "netns",
@@ -86,15 +86,26 @@ fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Child {
         .map(str::trim)
         .unwrap_or("?");
     assert_eq!(cap_eff, "0000000000000000", "capabilities left after setup");
-    std::thread::spawn(move || {
+    let log = std::thread::spawn(move || {
+        let mut all = Vec::new();
         for l in lines.map_while(Result::ok) {
             eprintln!("[argus] {l}");
+            all.push(l);
         }
+        all
     });
-    c
+    Sensor { child: c, log }
 }
 
-fn stop_sensor(mut c: Child) {
+struct Sensor {
+    child: Child,
+    /// The sensor's stderr lines after set-up, returned when it exits.
+    log: std::thread::JoinHandle<Vec<String>>,
+}
+
+/// SIGTERM; the sensor must exit cleanly. Returns its stderr lines.
+fn stop_sensor(s: Sensor) -> Vec<String> {
+    let Sensor { child: mut c, log } = s;
     std::thread::sleep(Duration::from_millis(300));
     // SAFETY: kill(2) of our own child (the `ip netns exec` process execs argus in place).
     unsafe {
@@ -104,15 +115,16 @@ fn stop_sensor(mut c: Child) {
     loop {
         if let Some(st) = c.try_wait().expect("wait") {
             assert!(st.success(), "argus exited with {st}");
-            return;
+            return log.join().unwrap_or_default();
         }
         assert!(Instant::now() < deadline, "argus did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Capture `pcap` live and compare with `argus -r pcap`, flow by flow.
-fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) {
+/// Capture `pcap` live and compare with `argus -r pcap`, flow by flow. Returns the sensor's
+/// stderr.
+fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) -> Vec<String> {
     let name = pcap.file_name().and_then(|n| n.to_str()).unwrap_or("x");
     let live = dir.join(format!("{name}.{}.live.argus", extra.join("")));
     let offline = dir.join(format!("{name}.offline.argus"));
@@ -130,7 +142,7 @@ fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) {
     assert!(st.success() || st.code() == Some(2));
     let c = start_sensor(&v.a, &live, extra);
     let (sent, skipped) = replay(&v.b, pcap, 5000);
-    stop_sensor(c);
+    let log = stop_sensor(c);
     assert_eq!(skipped, 0, "{name}: frames the veth refused");
     let (want, got) = (tallies(&offline), tallies(&live));
     let total =
@@ -154,9 +166,10 @@ fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) {
         "{name}: flows captured live differ from `argus -r` on the same capture"
     );
     eprintln!(
-        "live_afpacket: {name}: {sent} frames, {} flows agree",
+        "live_capture: {name} {extra:?}: {sent} frames, {} flows agree",
         want.len()
     );
+    log
 }
 
 /// A capture with a known mix: a TCP session, UDP exchanges, ICMP echo, IPv6 UDP and TCP, and
@@ -290,7 +303,7 @@ fn xdp_whole_corpus_accounts_like_the_file_reader() {
     );
     for p in &files {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            live_matches_offline(&v, p, dir.path(), &["--capture", "xdp"])
+            live_matches_offline(&v, p, dir.path(), &["--capture", "xdp"]);
         }));
         if r.is_err() {
             bad.push(p.display().to_string());
@@ -313,6 +326,62 @@ fn xdp_skb_mode_accounts_like_the_file_reader() {
 #[test]
 fn xdp_native_mode_accounts_like_the_file_reader() {
     capture_accounts_like_the_file_reader("n", &["--capture", "xdp", "--xdp-mode", "native"]);
+}
+
+/// The frames handed between workers, from the sensor's exit report.
+fn handed_off(log: &[String]) -> u64 {
+    log.iter()
+        .find_map(|l| {
+            let (_, rest) = l.split_once("pinned to a core): ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .expect("the sensor reports its hand-offs at exit")
+}
+
+/// Several rx queues (veth spreads flows over them) and several workers: each worker reads its
+/// own queues, and frames of another worker's shard go through the hand-off rings, in time
+/// order with that worker's own frames (a reply that arrives on another queue must not
+/// overtake its request). Accounting must still equal `argus -r`, flow by flow and direction
+/// by direction, with queues and workers not dividing each other (4 queues, 3 workers).
+#[test]
+fn multi_queue_workers_hand_off_and_account_like_the_file_reader() {
+    if !can_run_live("live_capture") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = Veth::with_queues("m", 4);
+    let mix = dir.path().join("mix.pcap");
+    mix_pcap(&mix);
+    let mut files = vec![mix];
+    match corpus_dir() {
+        Some(c) => {
+            files.extend(["test.pcap", "wikipedia.pcap", "vlan-collisions.pcap"].map(|f| c.join(f)))
+        }
+        None => assert!(
+            !require(),
+            "pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
+        ),
+    }
+    let modes: [&[&str]; 4] = [
+        &["--capture", "xdp", "--xdp-mode", "native", "--workers", "2"],
+        &["--capture", "xdp", "--xdp-mode", "native", "--workers", "3"],
+        &["--capture", "xdp", "--xdp-mode", "skb", "--workers", "2"],
+        &["--capture", "afpacket", "--workers", "3"],
+    ];
+    for mode in modes {
+        let mut moved = 0;
+        for f in &files {
+            let log = live_matches_offline(&v, f, dir.path(), mode);
+            assert!(
+                log.iter()
+                    .any(|l| l.contains(", 0 dropped on a full hand-off ring")),
+                "{mode:?}: frames dropped between workers: {log:?}"
+            );
+            moved += handed_off(&log);
+        }
+        eprintln!("live_capture: {mode:?}: {moved} frames handed between workers");
+        assert!(moved > 0, "{mode:?}: no frame crossed between workers");
+    }
 }
 
 /// With `-M 1` a MAR status record comes every second, counting the interval's packets.

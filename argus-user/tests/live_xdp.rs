@@ -232,8 +232,18 @@ fn check_pcap(v: &Veth, cap: &Capture, pcap: &Path) -> u64 {
             );
             content_checked += 1;
         }
+        assert!(
+            meta.ktime_ns() != 0 && meta.ktime_ns() <= monotonic_ns(),
+            "{name}: frame {i}: kernel timestamp {} not a past CLOCK_MONOTONIC time",
+            meta.ktime_ns()
+        );
+        let stamped = argus_common::XdpMeta {
+            ktime_lo: 0,
+            ktime_hi: 0,
+            ..meta
+        };
         assert_eq!(
-            meta, mine,
+            stamped, mine,
             "{name}: frame {i}: kernel metadata vs user space's"
         );
         let fast = fast_shard_hash(ETHERNET, w);
@@ -606,4 +616,15 @@ fn xdp_receive_rate() {
         st.redirected,
         "every redirected frame is received or counted as dropped"
     );
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, the clock of the program's `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) into a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

@@ -199,7 +199,10 @@ fn main() -> ExitCode {
                 cfg.model.filter = Some(std::sync::Arc::new(c));
             }
             Err(e) => {
-                eprintln!("argus: {e}\nargus: refusing to start with filter '{f}'");
+                eprintln!(
+                    "argus: {e}
+argus: refusing to start with filter '{f}'"
+                );
                 return ExitCode::from(1);
             }
         }
@@ -259,14 +262,18 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Open live capture on one interface: XDP + AF_XDP unless `--capture afpacket`; when XDP
-/// cannot be attached and the method was not forced, the AF_PACKET ring. Says which path is in
-/// use.
-fn open_live(
-    cfg: &SensorConfig,
-    iface: &str,
-) -> std::io::Result<Box<dyn argus::capture::LiveSource>> {
-    use argus::capture::{afpacket::AfPacket, xdp::Xdp};
+/// Live capture on one interface: its capture queues, and what must stay alive while they are
+/// read (the XDP program).
+struct LiveCapture {
+    _program: Option<argus::capture::xdp::Xdp>,
+    queues: Vec<Box<dyn argus::capture::LiveSource>>,
+}
+
+/// Open live capture on one interface: XDP + AF_XDP (a socket per rx queue) unless `--capture
+/// afpacket`; when XDP cannot be attached and the method was not forced, AF_PACKET rings (one
+/// per worker, in a PACKET_FANOUT_HASH group). Says which path is in use.
+fn open_live(cfg: &SensorConfig, iface: &str) -> std::io::Result<LiveCapture> {
+    use argus::capture::{afpacket::AfPacket, xdp::Xdp, LiveSource};
     if cfg.capture != CaptureMethod::AfPacket {
         match Xdp::open(iface, cfg.promiscuous, cfg.xdp_mode).and_then(|mut x| {
             x.set_drop_unwanted(cfg.xdp_drop_unwanted)?;
@@ -277,7 +284,14 @@ fn open_live(
                     "argus: capturing on {iface} with XDP + AF_XDP: {}",
                     x.describe()
                 );
-                return Ok(Box::new(x));
+                let (program, queues) = x.split();
+                return Ok(LiveCapture {
+                    _program: Some(program),
+                    queues: queues
+                        .into_iter()
+                        .map(|q| Box::new(q) as Box<dyn LiveSource>)
+                        .collect(),
+                });
             }
             Err(e) if cfg.capture == CaptureMethod::Xdp => return Err(e),
             Err(e) => {
@@ -285,17 +299,41 @@ fn open_live(
             }
         }
     }
-    let s = AfPacket::open(iface, cfg.promiscuous, None)?;
-    eprintln!("argus: capturing on {iface} with AF_PACKET (TPACKET_V3 ring)");
-    Ok(Box::new(s))
+    let n = cfg.workers.max(1);
+    let mut queues: Vec<Box<dyn LiveSource>> = Vec::with_capacity(n);
+    // One fanout group per interface and process (group ids are shared by the namespace).
+    let group = (std::process::id() as u16) ^ (ifindex(iface) as u16).rotate_left(11);
+    for _ in 0..n {
+        let fanout = (n > 1).then_some(group);
+        queues.push(Box::new(AfPacket::open(iface, cfg.promiscuous, fanout)?));
+    }
+    eprintln!(
+        "argus: capturing on {iface} with AF_PACKET (TPACKET_V3 ring{})",
+        if n > 1 {
+            format!("s: {n}, fanout by flow hash")
+        } else {
+            String::new()
+        }
+    );
+    Ok(LiveCapture {
+        _program: None,
+        queues,
+    })
+}
+
+fn ifindex(iface: &str) -> u32 {
+    std::ffi::CString::new(iface)
+        // SAFETY: if_nametoindex reads a NUL-terminated string.
+        .map(|c| unsafe { libc::if_nametoindex(c.as_ptr()) })
+        .unwrap_or(0)
 }
 
 /// Live capture on `cfg.interfaces` until SIGINT or SIGTERM.
 fn live(cfg: &SensorConfig) -> ExitCode {
-    let mut sockets: Vec<Box<dyn argus::capture::LiveSource>> = Vec::new();
+    let mut captures: Vec<LiveCapture> = Vec::new();
     for i in &cfg.interfaces {
         match open_live(cfg, i) {
-            Ok(s) => sockets.push(s),
+            Ok(c) => captures.push(c),
             Err(e) => {
                 eprintln!("argus: cannot capture on {i}: {e}");
                 return ExitCode::from(1);
@@ -330,9 +368,13 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         model: cfg.model.clone(),
     };
     let mut stats = Vec::new();
-    let report = engine::run_live(
+    let queues = captures
+        .iter_mut()
+        .flat_map(|c| std::mem::take(&mut c.queues))
+        .collect();
+    let (report, spread) = engine::run_live(
         &ecfg,
-        &mut sockets,
+        queues,
         &mut writer,
         &STOP,
         cfg.mar_interval_s,
@@ -345,9 +387,15 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         );
     }
     eprintln!(
+        "argus: {} workers ({} pinned to a core): {} frames handed to the worker owning their flow, {} dropped on a full hand-off ring",
+        spread.workers, spread.pinned, spread.handed_off, spread.ring_dropped
+    );
+    eprintln!(
         "argus: {} packets, {} flows, {} records",
         report.packets, report.flows, report.records
     );
+    // Detach the programs only now: the queues were read until the end.
+    drop(captures);
     let mut failed = false;
     for e in &report.errors {
         eprintln!("argus: error: {e}");

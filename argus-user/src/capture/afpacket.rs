@@ -290,6 +290,11 @@ impl LiveSource for AfPacket {
         self.take_kernel_stats();
         self.stats
     }
+
+    /// A block is readable when full or after its retire timeout.
+    fn visibility_lag(&self) -> Duration {
+        Duration::from_millis(BLOCK_TIMEOUT_MS as u64 + 1)
+    }
 }
 
 impl Drop for AfPacket {

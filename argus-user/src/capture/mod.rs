@@ -213,6 +213,9 @@ pub struct LiveStats {
     pub dropped: u64,
 }
 
+/// Callback of [`LiveSource::poll_hashed`]: frame metadata, shard hash if known, bytes.
+pub type HashedCallback<'a> = dyn FnMut(FrameMeta, Option<u32>, &[u8]) + 'a;
+
 /// A live capture source (AF_PACKET ring, AF_XDP sockets): frames as they arrive.
 pub trait LiveSource: Send {
     /// Interface name, for messages.
@@ -226,6 +229,22 @@ pub trait LiveSource: Send {
     ) -> io::Result<usize>;
     /// Counters since the source was opened.
     fn stats(&mut self) -> LiveStats;
+    /// [`LiveSource::poll`] that also hands over each frame's shard hash when the capture
+    /// path computed it already (the XDP program does, in the kernel); `None` otherwise, and
+    /// the engine computes it.
+    fn poll_hashed(
+        &mut self,
+        timeout: std::time::Duration,
+        f: &mut HashedCallback<'_>,
+    ) -> io::Result<usize> {
+        self.poll(timeout, &mut |m, d| f(m, None, d))
+    }
+    /// How much older than the moment it becomes readable a frame's timestamp can be (an
+    /// AF_PACKET block is handed over when full or after its retire timeout). The engine
+    /// orders frames of several queues by timestamp and waits this long for stragglers.
+    fn visibility_lag(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// Name used for standard input in messages.

@@ -26,7 +26,7 @@
 //! batch is taken from the rx ring.
 
 use super::sys::{add_promiscuous, getsockopt, last_err, setsockopt};
-use super::{FrameMeta, LiveSource, LiveStats};
+use super::{FrameMeta, HashedCallback, LiveSource, LiveStats};
 use crate::config::XdpMode;
 use argus_common::xdp_maps::{self, stat};
 use argus_common::{XdpMeta, XDP_META_MAGIC};
@@ -161,6 +161,8 @@ pub struct Xdp {
     pollfds: Vec<libc::pollfd>,
     /// Reader of the program's debug log (objects built with `--log` only).
     _xdp_log: Option<super::meta::xdp_log::XdpLog>,
+    /// Rx queues with a socket in `XSKS` (also after [`Xdp::split`] moved the sockets out).
+    nqueues: u32,
 }
 
 impl Xdp {
@@ -272,7 +274,31 @@ impl Xdp {
             _promisc: promisc,
             pollfds,
             _xdp_log: xdp_log,
+            nqueues: queues,
         })
+    }
+
+    /// Move the sockets out, one [`XdpQueue`] per rx queue, so that each can be polled by its
+    /// own thread (the live engine gives each to a worker). The returned `Xdp` keeps the
+    /// program attached and its counters readable: keep it until the queues are done with.
+    pub fn split(mut self) -> (Xdp, Vec<XdpQueue>) {
+        let queues = std::mem::take(&mut self.sockets)
+            .into_iter()
+            .enumerate()
+            .map(|(q, xsk)| XdpQueue {
+                pollfd: libc::pollfd {
+                    fd: xsk.fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                xsk,
+                name: self.name.clone(),
+                queue: q as u32,
+                bad_meta: 0,
+            })
+            .collect();
+        self.pollfds.clear();
+        (self, queues)
     }
 
     pub fn name(&self) -> &str {
@@ -420,7 +446,7 @@ impl Drop for Xdp {
     fn drop(&mut self) {
         // Empty the map first so no frame is redirected to a closing socket; the program is
         // detached when `ebpf` drops (its links are closed).
-        for q in 0..self.sockets.len() as u32 {
+        for q in 0..self.nqueues {
             let _ = self.xsks.unset(q);
         }
     }
@@ -446,6 +472,84 @@ impl LiveSource for Xdp {
         LiveStats {
             received: s.received + s.rx_dropped,
             dropped: s.rx_dropped,
+        }
+    }
+}
+
+/// The AF_XDP socket of one rx queue, split off an [`Xdp`] ([`Xdp::split`]) to be polled by a
+/// thread of its own. Its frames carry the kernel's shard hash to the engine
+/// ([`LiveSource::poll_hashed`]).
+pub struct XdpQueue {
+    xsk: Xsk,
+    pollfd: libc::pollfd,
+    name: String,
+    queue: u32,
+    bad_meta: u64,
+}
+
+impl XdpQueue {
+    /// The rx queue index.
+    pub fn queue(&self) -> u32 {
+        self.queue
+    }
+
+    /// [`Xdp::poll_meta`] for this queue alone.
+    pub fn poll_meta(&mut self, timeout: Duration, f: &mut MetaCallback<'_>) -> io::Result<usize> {
+        let (mut n, bad) = self.xsk.drain(f);
+        self.bad_meta += bad;
+        if n > 0 || timeout.is_zero() {
+            return Ok(n);
+        }
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: poll(2) on one valid pollfd of ours.
+        let rc = unsafe { libc::poll(&mut self.pollfd, 1, ms) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(0);
+            }
+            return Err(e);
+        }
+        let (got, bad) = self.xsk.drain(f);
+        self.bad_meta += bad;
+        n += got;
+        Ok(n)
+    }
+}
+
+impl LiveSource for XdpQueue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn poll(
+        &mut self,
+        timeout: Duration,
+        f: &mut dyn FnMut(FrameMeta, &[u8]),
+    ) -> io::Result<usize> {
+        self.poll_meta(timeout, &mut |m, _, d| f(m, d))
+    }
+
+    fn poll_hashed(
+        &mut self,
+        timeout: Duration,
+        f: &mut HashedCallback<'_>,
+    ) -> io::Result<usize> {
+        self.poll_meta(timeout, &mut |m, x, d| f(m, x.and_then(shard_hash), d))
+    }
+
+    /// The program stamps a frame before the redirect; in copy mode the frame reaches the
+    /// ring when the driver's poll round ends.
+    fn visibility_lag(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    /// As for [`Xdp`]: frames delivered plus the ones the socket dropped; the latter.
+    fn stats(&mut self) -> LiveStats {
+        let dropped = self.xsk.statistics().map_or(0, |s| s.rx_dropped);
+        LiveStats {
+            received: self.xsk.received + dropped,
+            dropped,
         }
     }
 }
@@ -783,6 +887,9 @@ impl Xsk {
             return (0, 0);
         }
         let (ts_sec, ts_nsec) = wall_clock();
+        // The kernel stamps frames on the monotonic clock; this turns them into wall-clock
+        // time (frames without a stamp get the time of this drain).
+        let to_wall = (ts_sec as i128 * 1_000_000_000 + ts_nsec as i128) - monotonic_ns() as i128;
         let fprod = self.fill.producer().load(Ordering::Relaxed);
         let mut bad = 0;
         for i in 0..n {
@@ -813,6 +920,16 @@ impl Xsk {
                 if meta.is_none() {
                     bad += 1;
                 }
+                let (ts_sec, ts_nsec) = match meta.map(|m| m.ktime_ns()) {
+                    Some(k) if k != 0 => {
+                        let t = k as i128 + to_wall;
+                        (
+                            t.div_euclid(1_000_000_000) as i64,
+                            t.rem_euclid(1_000_000_000) as u32,
+                        )
+                    }
+                    _ => (ts_sec, ts_nsec),
+                };
                 let fm = FrameMeta {
                     ts_sec,
                     ts_nsec,
@@ -870,6 +987,17 @@ impl Xsk {
         .ok()?;
         Some(st)
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) into a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 fn wall_clock() -> (i64, u32) {

@@ -18,9 +18,12 @@
 //!
 //! Live sources (issue 3) feed the same workers through the same message type.
 
+pub mod live;
 pub mod shard;
 
-use crate::capture::{FrameMeta, FrameSource, LiveSource, LiveStats, Mapped};
+pub use live::{run_live, LiveEngineReport};
+
+use crate::capture::{FrameMeta, FrameSource, LiveStats, Mapped};
 use crate::flow::key::{classify, PacketKey};
 use crate::flow::table::{key_hash, Emitted, Shard, ShardStats, Trigger};
 use crate::flow::ModelConfig;
@@ -201,6 +204,8 @@ pub struct EngineCounters {
     pub packets: std::sync::atomic::AtomicU64,
     pub bytes: std::sync::atomic::AtomicU64,
     pub dropped: std::sync::atomic::AtomicU64,
+    /// Of `dropped`: frames dropped because a hand-off ring between live workers stayed full.
+    pub ring_dropped: std::sync::atomic::AtomicU64,
     /// Active flows of each worker.
     pub flows: Vec<std::sync::atomic::AtomicU64>,
 }
@@ -279,6 +284,149 @@ fn reuse<'a, 'b>(mut v: Vec<Pre<'a>>) -> Vec<Pre<'b>> {
     v.into_iter().map(|_| None).collect()
 }
 
+/// A worker's shard and its per-batch scratch space. The offline worker thread and the live
+/// per-queue workers (see [`live`]) drive it the same way: [`WorkerState::batch`] per batch,
+/// [`WorkerState::publish`] after it, [`WorkerState::end`] at the end of input.
+struct WorkerState {
+    w: usize,
+    shard: Shard,
+    outs: Records,
+    pre_store: Vec<Pre<'static>>,
+    cand: Vec<Option<u32>>,
+    /// Tag of the last item processed.
+    last: Tag,
+}
+
+impl WorkerState {
+    fn new(w: usize, cfg: ModelConfig) -> WorkerState {
+        WorkerState {
+            w,
+            shard: Shard::new(cfg),
+            outs: Records::default(),
+            pre_store: Vec::with_capacity(BATCH + 64),
+            cand: Vec::with_capacity(BATCH + 64),
+            last: Tag {
+                idx: 0,
+                phase: 0,
+                sub: 0,
+            },
+        }
+    }
+
+    /// Update the flows with every frame of `b` and run its housekeeping ticks, in order.
+    fn batch(&mut self, b: &Batch) {
+        let shard = &mut self.shard;
+        let outs = &mut self.outs;
+        // Pass 1: decode and classify every frame of the batch and start loading the index
+        // buckets of their keys.
+        let mut pre: Vec<Pre<'_>> = reuse(std::mem::take(&mut self.pre_store));
+        for (j, it) in b.items.iter().enumerate() {
+            if let Some(Item::Frame(f)) = b.items.get(j + 4) {
+                prefetch_frame(b.frame(f));
+            }
+            pre.push(match *it {
+                Item::Frame(f) => {
+                    let frame = b.frame(&f);
+                    let d = wire::decode(f.linktype, frame, f.len);
+                    classify(frame, &d).map(|pk| {
+                        let h = key_hash(&pk.key);
+                        shard.prefetch_index(h);
+                        (d, pk, h)
+                    })
+                }
+                Item::Tick { .. } => None,
+            });
+        }
+        // Pass 2: update flows in order. AHEAD packets before its turn a packet's flow lines
+        // are requested, AHEAD/2 before it the TCP state they point to.
+        let cand = &mut self.cand;
+        cand.clear();
+        cand.resize(pre.len(), None);
+        for j in 0..AHEAD.min(pre.len()) {
+            cand[j] = pre[j].as_ref().and_then(|p| shard.prefetch_flow(p.2));
+        }
+        for (j, it) in b.items.iter().enumerate() {
+            if let Some(Some(p)) = pre.get(j + AHEAD) {
+                cand[j + AHEAD] = shard.prefetch_flow(p.2);
+            }
+            if let Some(&Some(i)) = cand.get(j + AHEAD / 2) {
+                shard.prefetch_proto(i);
+            }
+            match *it {
+                Item::Frame(f) => {
+                    match &pre[j] {
+                        Some((d, pk, h)) => {
+                            shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut outs.ems)
+                        }
+                        None => shard.stats.unmodelled += 1,
+                    }
+                    if !shard.triggers.is_empty() {
+                        outs.triggers.append(&mut shard.triggers);
+                    }
+                    outs.tag_new(|k, _| Tag {
+                        idx: f.idx,
+                        phase: 0,
+                        sub: k as u64,
+                    });
+                    self.last = self.last.max(Tag {
+                        idx: f.idx,
+                        phase: 0,
+                        sub: u64::MAX,
+                    });
+                }
+                Item::Tick { idx, now } => {
+                    let from = outs.len();
+                    outs.ticks.push((idx, now.as_micros()));
+                    shard.tick(now, &mut outs.ems);
+                    outs.tag_new(|k, em| Tag {
+                        idx,
+                        phase: 1,
+                        sub: em.rec_order(k),
+                    });
+                    // The merger expects each worker's records in tag order.
+                    outs.sort_from(from);
+                    self.last = self.last.max(Tag {
+                        idx,
+                        phase: 1,
+                        sub: u64::MAX,
+                    });
+                }
+            }
+        }
+        self.pre_store = reuse(pre);
+    }
+
+    /// Hand the records made since the last call and the progress mark to the merger.
+    fn publish(&mut self, tx: &Sender<(usize, MergeMsg)>, counters: &EngineCounters) {
+        let o = &self.outs;
+        if o.len() > 0 || !o.ticks.is_empty() || !o.triggers.is_empty() {
+            let _ = tx.send((self.w, MergeMsg::Records(std::mem::take(&mut self.outs))));
+        }
+        if let Some(c) = counters.flows.get(self.w) {
+            c.store(
+                self.shard.active_flows() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        let _ = tx.send((self.w, MergeMsg::Progress(self.last)));
+    }
+
+    /// End of input: report every flow, then say so.
+    fn end(mut self, tx: &Sender<(usize, MergeMsg)>) {
+        let from = self.outs.len();
+        self.shard.flush(&mut self.outs.ems);
+        self.outs.tag_new(|k, em| Tag {
+            idx: u64::MAX,
+            phase: 2,
+            sub: em.rec_order(k),
+        });
+        self.outs.sort_from(from);
+        let _ = tx.send((self.w, MergeMsg::Records(std::mem::take(&mut self.outs))));
+        let _ = tx.send((self.w, MergeMsg::Done(self.shard.stats)));
+    }
+}
+
+/// The offline worker thread: batches from the reader until the end of input.
 fn worker(
     w: usize,
     cfg: ModelConfig,
@@ -287,121 +435,16 @@ fn worker(
     pool: Sender<Batch>,
     counters: Arc<EngineCounters>,
 ) {
-    let mut shard = Shard::new(cfg);
-    let mut outs = Records::default();
-    let mut pre_store: Vec<Pre<'static>> = Vec::with_capacity(BATCH + 64);
-    let mut cand: Vec<Option<u32>> = Vec::with_capacity(BATCH + 64);
-    let mut last = Tag {
-        idx: 0,
-        phase: 0,
-        sub: 0,
-    };
+    let mut st = WorkerState::new(w, cfg);
     for msg in rx {
         match msg {
-            WorkerMsg::Batch(b) => {
-                // Pass 1: decode and classify every frame of the batch and start loading the
-                // index buckets of their keys.
-                let mut pre: Vec<Pre<'_>> = reuse(std::mem::take(&mut pre_store));
-                for (j, it) in b.items.iter().enumerate() {
-                    if let Some(Item::Frame(f)) = b.items.get(j + 4) {
-                        prefetch_frame(b.frame(f));
-                    }
-                    pre.push(match *it {
-                        Item::Frame(f) => {
-                            let frame = b.frame(&f);
-                            let d = wire::decode(f.linktype, frame, f.len);
-                            classify(frame, &d).map(|pk| {
-                                let h = key_hash(&pk.key);
-                                shard.prefetch_index(h);
-                                (d, pk, h)
-                            })
-                        }
-                        Item::Tick { .. } => None,
-                    });
-                }
-                // Pass 2: update flows in order. AHEAD packets before its turn a packet's flow
-                // lines are requested, AHEAD/2 before it the TCP state they point to.
-                cand.clear();
-                cand.resize(pre.len(), None);
-                for j in 0..AHEAD.min(pre.len()) {
-                    cand[j] = pre[j].as_ref().and_then(|p| shard.prefetch_flow(p.2));
-                }
-                for (j, it) in b.items.iter().enumerate() {
-                    if let Some(Some(p)) = pre.get(j + AHEAD) {
-                        cand[j + AHEAD] = shard.prefetch_flow(p.2);
-                    }
-                    if let Some(&Some(i)) = cand.get(j + AHEAD / 2) {
-                        shard.prefetch_proto(i);
-                    }
-                    match *it {
-                        Item::Frame(f) => {
-                            match &pre[j] {
-                                Some((d, pk, h)) => {
-                                    shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut outs.ems)
-                                }
-                                None => shard.stats.unmodelled += 1,
-                            }
-                            if !shard.triggers.is_empty() {
-                                outs.triggers.append(&mut shard.triggers);
-                            }
-                            outs.tag_new(|k, _| Tag {
-                                idx: f.idx,
-                                phase: 0,
-                                sub: k as u64,
-                            });
-                            last = Tag {
-                                idx: f.idx,
-                                phase: 0,
-                                sub: u64::MAX,
-                            };
-                        }
-                        Item::Tick { idx, now } => {
-                            let from = outs.len();
-                            outs.ticks.push((idx, now.as_micros()));
-                            shard.tick(now, &mut outs.ems);
-                            outs.tag_new(|k, em| Tag {
-                                idx,
-                                phase: 1,
-                                sub: em.rec_order(k),
-                            });
-                            // The merger expects each worker's records in tag order.
-                            outs.sort_from(from);
-                            last = Tag {
-                                idx,
-                                phase: 1,
-                                sub: u64::MAX,
-                            };
-                        }
-                    }
-                }
-                pre_store = reuse(pre);
-                if outs.len() > 0 || !outs.ticks.is_empty() || !outs.triggers.is_empty() {
-                    let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
-                }
-                if let Some(c) = counters.flows.get(w) {
-                    c.store(
-                        shard.active_flows() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                }
-                let _ = tx.send((w, MergeMsg::Progress(last)));
-                let mut b = b;
+            WorkerMsg::Batch(mut b) => {
+                st.batch(&b);
+                st.publish(&tx, &counters);
                 b.maps.clear();
                 let _ = pool.try_send(b);
             }
-            WorkerMsg::End => {
-                let from = outs.len();
-                shard.flush(&mut outs.ems);
-                outs.tag_new(|k, em| Tag {
-                    idx: u64::MAX,
-                    phase: 2,
-                    sub: em.rec_order(k),
-                });
-                outs.sort_from(from);
-                let _ = tx.send((w, MergeMsg::Records(std::mem::take(&mut outs))));
-                let _ = tx.send((w, MergeMsg::Done(shard.stats)));
-                return;
-            }
+            WorkerMsg::End => return st.end(&tx),
         }
     }
 }
@@ -628,72 +671,6 @@ const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 pub struct LiveReport {
     pub iface: String,
     pub stats: LiveStats,
-}
-
-/// Run the engine on live sources until `stop` is set (SIGINT/SIGTERM), then report every flow
-/// and return. The clock also runs on the wall clock while no packet arrives, so idle flows
-/// are reported and forgotten on time; a MAR status record is written every `mar_interval_s`.
-pub fn run_live(
-    cfg: &EngineConfig,
-    sources: &mut [Box<dyn LiveSource>],
-    sink: &mut dyn RecordSink,
-    stop: &std::sync::atomic::AtomicBool,
-    mar_interval_s: u32,
-    live: &mut Vec<LiveReport>,
-) -> RunReport {
-    use std::sync::atomic::Ordering;
-    let wait = std::time::Duration::from_millis((50 / sources.len().max(1)).max(1) as u64);
-    let mar = Some(mar_interval_s as i64 * 1_000_000);
-    let report = run_with(cfg, sink, mar, |feed, report| {
-        let mut last_stats = std::time::Instant::now();
-        let mut last_flush = std::time::Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            let mut got = 0;
-            for src in sources.iter_mut() {
-                let mut deliver = |meta: FrameMeta, data: &[u8]| feed.frame(&meta, data, None);
-                match src.poll(wait, &mut deliver) {
-                    Ok(n) => got += n,
-                    Err(e) => {
-                        report.errors.push(format!("{}: {e}", src.name()));
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                }
-            }
-            // A trickle of frames would wake this thread once per frame (AF_XDP sockets signal
-            // every frame): let a few hundred microseconds of traffic gather instead. Rings
-            // hold thousands of frames, so nothing is lost; at high rates polls return many
-            // frames and this never sleeps.
-            if got > 0 && got < COALESCE_BELOW {
-                std::thread::sleep(COALESCE_WAIT);
-            }
-            if last_stats.elapsed() >= std::time::Duration::from_secs(1) {
-                last_stats = std::time::Instant::now();
-                let dropped: u64 = sources.iter_mut().map(|s| s.stats().dropped).sum();
-                feed.counters.dropped.store(dropped, Ordering::Relaxed);
-            }
-            feed.clock_at(crate::output::now());
-            // Partial batches go to the workers at most every FLUSH_EVERY: handing over after
-            // every poll woke three threads per frame at low rates (a socket that wakes per
-            // frame, as AF_XDP does, cost a core at 50k frames/s). Full batches leave at once.
-            if last_flush.elapsed() >= FLUSH_EVERY {
-                last_flush = std::time::Instant::now();
-                feed.flush();
-            }
-        }
-        // Frames already in the rings when the stop came are still accounted.
-        for src in sources.iter_mut() {
-            let mut deliver = |meta: FrameMeta, data: &[u8]| feed.frame(&meta, data, None);
-            let _ = src.poll(std::time::Duration::ZERO, &mut deliver);
-        }
-    });
-    live.clear();
-    for src in sources.iter_mut() {
-        live.push(LiveReport {
-            iface: src.name().to_string(),
-            stats: src.stats(),
-        });
-    }
-    report
 }
 
 /// One worker's records as received: batches in order, each sorted by tag, with a read cursor.
