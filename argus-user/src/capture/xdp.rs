@@ -530,11 +530,7 @@ impl LiveSource for XdpQueue {
         self.poll_meta(timeout, &mut |m, _, d| f(m, d))
     }
 
-    fn poll_hashed(
-        &mut self,
-        timeout: Duration,
-        f: &mut HashedCallback<'_>,
-    ) -> io::Result<usize> {
+    fn poll_hashed(&mut self, timeout: Duration, f: &mut HashedCallback<'_>) -> io::Result<usize> {
         self.poll_meta(timeout, &mut |m, x, d| f(m, x.and_then(shard_hash), d))
     }
 
