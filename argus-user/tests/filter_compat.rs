@@ -43,7 +43,17 @@ fn have_debian() -> bool {
 /// Our argus over every corpus capture, concatenated into one stream.
 fn corpus_stream() -> &'static Option<(tempfile::TempDir, PathBuf)> {
     static S: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
-    S.get_or_init(|| {
+    S.get_or_init(|| make_stream(&[]))
+}
+
+/// The same with MAC addresses (`argus -m`).
+fn mac_stream() -> &'static Option<(tempfile::TempDir, PathBuf)> {
+    static S: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
+    S.get_or_init(|| make_stream(&["-m"]))
+}
+
+fn make_stream(flags: &'static [&'static str]) -> Option<(tempfile::TempDir, PathBuf)> {
+    {
         let dir = common::corpus_dir()?;
         let mut pcaps: Vec<PathBuf> = std::fs::read_dir(&dir)
             .ok()?
@@ -65,6 +75,7 @@ fn corpus_stream() -> &'static Option<(tempfile::TempDir, PathBuf)> {
                     };
                     let out = d.join(format!("{i:03}.argus"));
                     let st = Command::new(ARGUS)
+                        .args(flags)
                         .args(["-X", "-r"])
                         .arg(&p)
                         .arg("-w")
@@ -94,7 +105,7 @@ fn corpus_stream() -> &'static Option<(tempfile::TempDir, PathBuf)> {
         let path = tmp.path().join("all.argus");
         std::fs::write(&path, all).expect("write all");
         Some((tmp, path))
-    })
+    }
 }
 
 /// Lines of `ra -r FILE -n -u -p 6 -c , -L -1 -s FIELDS [- EXPR]`.
@@ -474,4 +485,87 @@ fn syntax_errors_name_the_offset() {
         e.contains("filter: syntax error at offset 9 near 'gt': expected a number"),
         "{e}"
     );
+}
+
+/// `ether` primitives on records with MAC DSRs (`argus -m`); Debian's `ether multicast`
+/// selects nothing, ours the records with a group MAC address.
+#[test]
+fn ether_primitives_on_mac_records() {
+    if !have_debian() {
+        return;
+    }
+    let Some((_tmp, all)) = mac_stream() else {
+        return;
+    };
+    let fields = [
+        "seq", "stime", "ltime", "pkts", "bytes", "proto", "smac", "dmac", "saddr", "daddr",
+    ];
+    let everything = ra(RA, all, &fields, None);
+    for expr in [
+        "ether host ff:ff:ff:ff:ff:ff",
+        "ether dst ff:ff:ff:ff:ff:ff",
+        "ether src 00:1f:f3:3c:e1:13",
+        "ether src host 00:1f:f3:3c:e1:13",
+        "ether host 00:30:96:e6:fc:39 and not ip",
+        "arp and ether dst ff:ff:ff:ff:ff:ff",
+    ] {
+        let ours: BTreeSet<String> = ra(OUR_RA, all, KEY, Some(expr)).into_iter().collect();
+        let theirs: BTreeSet<String> = ra(RA, all, KEY, Some(expr)).into_iter().collect();
+        assert!(
+            !theirs.is_empty(),
+            "{expr}: the corpus should have such records"
+        );
+        // 802.11 keys carry MAC addresses too; Debian's ether primitives do not look at them.
+        let extra: Vec<&String> = ours.difference(&theirs).collect();
+        assert!(
+            theirs.is_subset(&ours) && extra.iter().all(|k| k.ends_with(",wlan")),
+            "{expr}: ours {} Debian {}; missing {:?} extra {:?}",
+            ours.len(),
+            theirs.len(),
+            theirs.difference(&ours).take(3).collect::<Vec<_>>(),
+            extra.iter().take(3).collect::<Vec<_>>()
+        );
+        eprintln!(
+            "{expr:45} {} records ({} of them 802.11 keys Debian leaves out)",
+            ours.len(),
+            extra.len()
+        );
+    }
+    // `ether multicast`: the group bit of either MAC (Debian: nothing).
+    let group = |m: &str| {
+        m == "Broadcast"
+            || m.split(':')
+                .next()
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+                .is_some_and(|b| b & 1 == 1)
+    };
+    let want: BTreeSet<String> = everything
+        .iter()
+        .filter(|l| {
+            let v: Vec<&str> = l.split(',').collect();
+            // 802.11 keys print their MACs as addresses (no MAC DSR).
+            v.len() >= 10
+                && v[5] != "man"
+                && (group(v[6]) || group(v[7]) || (v[5] == "wlan" && (group(v[8]) || group(v[9]))))
+        })
+        .map(|l| key_of(l))
+        .collect();
+    let ours: BTreeSet<String> = ra(OUR_RA, all, KEY, Some("ether multicast"))
+        .into_iter()
+        .collect();
+    let theirs = ra(RA, all, KEY, Some("ether multicast"));
+    assert!(
+        theirs.is_empty(),
+        "Debian's ether multicast now selects records"
+    );
+    assert!(!want.is_empty());
+    assert!(
+        ours == want,
+        "ether multicast: ours {} want {}; missing {:?} extra {:?}",
+        ours.len(),
+        want.len(),
+        want.difference(&ours).take(3).collect::<Vec<_>>(),
+        ours.difference(&want).take(3).collect::<Vec<_>>()
+    );
+    eprintln!("ether multicast: {} records (Debian: 0)", ours.len());
 }
