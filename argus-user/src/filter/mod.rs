@@ -29,7 +29,8 @@ pub enum Target {
     Packets,
 }
 
-/// A syntax or compile error: where (byte offset into the expression) and near which token.
+/// A syntax or compile error: where (character offset into the expression) and near which
+/// token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilterError {
     pub offset: usize,
@@ -232,6 +233,14 @@ impl CompiledFilter {
     /// `far`) with an error naming the keyword and its offset. An empty expression matches
     /// everything.
     pub fn compile(expr: &str, target: Target) -> Result<CompiledFilter, FilterError> {
+        // Offsets are counted in characters (the same as bytes for ASCII expressions).
+        Self::compile_bytes(expr, target).map_err(|mut e| {
+            e.offset = expr.get(..e.offset).map_or(e.offset, |p| p.chars().count());
+            e
+        })
+    }
+
+    fn compile_bytes(expr: &str, target: Target) -> Result<CompiledFilter, FilterError> {
         let toks = parse::lex(expr)?;
         let root = parse::Parser::new(toks).parse_all()?;
         let mut needs_print = false;

@@ -194,6 +194,11 @@ fn syntax_errors_name_offset_and_token() {
     assert_eq!(e.offset, 0);
     let e = err("tcp # x", Target::Records);
     assert_eq!((e.offset, e.token.as_str()), (4, "#"));
+    // Character offsets, not bytes.
+    let e = err("host é", Target::Records);
+    assert_eq!((e.offset, e.token.as_str()), (5, "é"));
+    let e = err("(udp) or «", Target::Records);
+    assert_eq!(e.offset, 9);
 }
 
 #[test]
