@@ -19,6 +19,8 @@
 //!
 //! No allocation per packet: frames are built in one reused buffer.
 
+pub mod dupinject;
+
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
