@@ -144,6 +144,9 @@ struct LiveWorker<'m> {
     /// frames before them).
     pending: Vec<Pending>,
     seq: u64,
+    /// The mark and the number of waiting frames at the last [`LiveWorker::advance`].
+    last_upto: i64,
+    last_pending: usize,
     /// Frames put in time order, for the shard.
     merged: Batch,
     /// Empty batches of this worker's own.
@@ -348,6 +351,11 @@ impl LiveWorker<'_> {
             .unwrap_or(i64::MAX);
         // Everything shipped before the marks were set is in the rings now.
         self.drain_inbound();
+        // Nothing new and no mark moved: nothing can have become ready.
+        if upto == self.last_upto && self.pending.len() == self.last_pending {
+            return;
+        }
+        self.last_upto = upto;
         let mut pending = std::mem::take(&mut self.pending);
         if !pending.is_sorted_by_key(|p| (p.ts, p.seq)) {
             pending.sort_by_key(|p| (p.ts, p.seq));
@@ -381,6 +389,7 @@ impl LiveWorker<'_> {
                 self.process_merged();
             }
         }
+        self.last_pending = pending.len();
         self.pending = pending;
         self.process_merged();
     }
@@ -434,6 +443,8 @@ fn live_worker(
         free: Vec::new(),
         pending: Vec::new(),
         seq: 0,
+        last_upto: i64::MIN,
+        last_pending: 0,
         merged: Batch::new(),
         spare: Vec::new(),
         mesh,
