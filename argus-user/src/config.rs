@@ -245,6 +245,8 @@ impl SensorConfig {
             "ARGUS_GENERATE_APPBYTE_METRIC" => self.model.appbytes = parse_yes_no(val)?,
             "ARGUS_GENERATE_JITTER_DATA" => self.model.jitter = parse_yes_no(val)?,
             "ARGUS_GENERATE_PACKET_SIZE" => self.model.psize = parse_yes_no(val)?,
+            "ARGUS_DEDUP" => self.model.dedup = crate::flow::dup::DedupMode::parse(val)?,
+            "ARGUS_DEDUP_WINDOW" => self.model.dedup_window_us = parse_dedup_window(val)?,
             "ARGUS_CAPTURE_DATA_LEN" => self.model.user_len = parse_num(val, "a byte count")?,
             "ARGUS_GO_PROMISCUOUS" => self.promiscuous = parse_yes_no(val)?,
             "ARGUS_FILTER" => {
@@ -282,6 +284,15 @@ pub fn parse_drop_pass(v: &str) -> Result<bool, String> {
         "pass" => Ok(false),
         _ => Err(format!("'{v}' is not drop or pass")),
     }
+}
+
+/// The duplicate window: an interval (`2ms`, `0.002`, ...) of 1 µs to 60 s, in µs.
+pub fn parse_dedup_window(v: &str) -> Result<u32, String> {
+    let us = parse_interval_us(v)?;
+    if !(1..=60_000_000).contains(&us) {
+        return Err(format!("'{v}' is not between 1us and 60s"));
+    }
+    Ok(us as u32)
 }
 
 fn parse_yes_no(v: &str) -> Result<bool, String> {

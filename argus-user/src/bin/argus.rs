@@ -11,7 +11,7 @@ use argus::server::{Outputs, Server, ServerOptions};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [--xdp-unwanted drop|pass] [filter expression]";
+const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [--xdp-unwanted drop|pass] [--dedup yes|count|no] [--dedup-window secs] [filter expression]";
 
 /// The command line over the configuration files: `-X` and `-F` first (files are read before
 /// any flag applies, so flags win), then every other flag in order.
@@ -36,6 +36,8 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
                 | "--capture"
                 | "--xdp-mode"
                 | "--xdp-unwanted"
+                | "--dedup"
+                | "--dedup-window"
         )
     };
     let mut conf_files = Vec::new();
@@ -145,6 +147,16 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
                 let v = need(&mut i, a)?;
                 cfg.xdp_drop_unwanted =
                     config::parse_drop_pass(&v).map_err(|e| format!("argus: {a}: {e}"))?;
+            }
+            "--dedup" => {
+                let v = need(&mut i, a)?;
+                cfg.model.dedup = argus::flow::dup::DedupMode::parse(&v)
+                    .map_err(|e| format!("argus: {a}: {e}"))?;
+            }
+            "--dedup-window" => {
+                let v = need(&mut i, a)?;
+                cfg.model.dedup_window_us =
+                    config::parse_dedup_window(&v).map_err(|e| format!("argus: {a}: {e}"))?;
             }
             "-F" => {
                 need(&mut i, a)?;

@@ -79,6 +79,23 @@ pub struct PacketKey<'a> {
     pub dir_qual: bool,
     /// A non-first IPv4 fragment: what argus' fragment object accounts.
     pub frag: Option<FragInfo>,
+    /// IP packets: the captured bytes from the IP header on, and the EtherType they hash
+    /// under (0x0800 / 0x86DD), for the duplicate detector's content hash. Empty otherwise.
+    pub l3: &'a [u8],
+    pub l3_type: u16,
+}
+
+impl PacketKey<'_> {
+    /// The duplicate-detection content hash of this packet (`capture::meta::content_hash` of
+    /// the frame at its IP header); 0 for packets that are not IP.
+    #[inline]
+    pub fn content_hash(&self) -> u32 {
+        if self.l3.is_empty() {
+            0
+        } else {
+            argus_common::content_hash(self.l3, 0, self.l3_type)
+        }
+    }
 }
 
 /// One non-first IPv4 fragment: byte offset, payload length, more-fragments flag.
@@ -636,6 +653,8 @@ fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>> {
     let dst = u32::from_be_bytes(ip.dst());
     let mut pk = PacketKey {
         is_ip: true,
+        l3: frame.get(off..).unwrap_or_default(),
+        l3_type: 0x0800,
         ttl: ip.ttl(),
         tos: ip.tos(),
         ipid: ip.id().swap_bytes(),
@@ -889,6 +908,8 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
     let reverse = src < dst;
     let mut pk = PacketKey {
         is_ip: true,
+        l3: frame.get(off..).unwrap_or_default(),
+        l3_type: 0x86DD,
         ttl: hlim,
         tos,
         timeout: timeouts::IP,

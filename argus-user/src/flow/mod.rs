@@ -8,6 +8,9 @@
 //!   queues;
 //! * [`tcp`] is the TCP connection tracker.
 
+pub mod dup;
+#[cfg(test)]
+mod dup_tests;
 pub mod key;
 pub mod table;
 pub mod tcp;
@@ -38,6 +41,11 @@ pub struct ModelConfig {
     /// The sensor's filter (trailing arguments, ARGUS_FILTER), compiled for packets: a packet
     /// it rejects is not tracked (docs/filter.md).
     pub filter: Option<std::sync::Arc<crate::filter::CompiledFilter>>,
+    /// Duplicate (mirror copy) detection and whether copies stay in the totals (ARGUS_DEDUP,
+    /// `--dedup`; docs/duplicates.md).
+    pub dedup: dup::DedupMode,
+    /// Duplicate window in µs where no RTT is known (ARGUS_DEDUP_WINDOW, `--dedup-window`).
+    pub dedup_window_us: u32,
 }
 
 impl Default for ModelConfig {
@@ -51,6 +59,8 @@ impl Default for ModelConfig {
             psize: false,
             user_len: 0,
             filter: None,
+            dedup: dup::DedupMode::Report,
+            dedup_window_us: dup::DEFAULT_WINDOW_US,
         }
     }
 }

@@ -13,12 +13,13 @@
 //! batch at a time and calls [`Shard::prefetch_index`] and then [`Shard::prefetch_flow`] for
 //! packets ahead of the one it is updating, so the misses of many packets overlap.
 
+use super::dup::{DedupMode, DupHist};
 use super::key::{KeyBytes, PacketKey, L4};
 use super::tcp::{TcpAction, TcpTracker};
 use super::{Flow, ModelConfig, ProtoState};
 use crate::record::{
-    Cause, DataDsr, EncapsDsr, FlowRecord, IpAttrDir, IpAttrDsr, MacDsr, MplsDsr, PsizeDsr, Ts,
-    VlanDsr,
+    Cause, DataDsr, DupDsr, EncapsDsr, FlowRecord, IpAttrDir, IpAttrDsr, MacDsr, MplsDsr,
+    NetworkDsr, PsizeDsr, Ts, VlanDsr,
 };
 use crate::wire::Decoded;
 
@@ -91,6 +92,9 @@ pub struct ShardStats {
     pub unmodelled: u64,
     /// Packets the sensor's filter rejected (not tracked; not in `packets`).
     pub filtered: u64,
+    /// Mirror copies found by the duplicate detector (in `packets`), and their bytes.
+    pub dup_pkts: u64,
+    pub dup_bytes: u64,
 }
 
 /// Hash of a flow key for [`Index`] (not the shard hash: this one mixes every key byte).
@@ -320,6 +324,8 @@ pub struct Shard {
     flows: Vec<Flow>,
     keys: Vec<KeyBytes>,
     links: Vec<Link>,
+    /// Duplicate history per slab slot (docs/duplicates.md); empty with dedup off.
+    dups: Vec<DupHist>,
     gens: Vec<u32>,
     free: Vec<u32>,
     queues: Vec<Queue>,
@@ -335,11 +341,15 @@ pub struct Shard {
 impl Shard {
     pub fn new(cfg: ModelConfig) -> Shard {
         Shard {
-            cfg,
             index: Index::with_buckets(2 * INITIAL_FLOWS),
             flows: huge_vec(INITIAL_FLOWS),
             keys: huge_vec(INITIAL_FLOWS),
             links: huge_vec(INITIAL_FLOWS),
+            dups: if cfg.dedup == DedupMode::Off {
+                Vec::new()
+            } else {
+                huge_vec(INITIAL_FLOWS)
+            },
             gens: Vec::new(),
             free: Vec::new(),
             queues: vec![Queue::default()],
@@ -347,6 +357,7 @@ impl Shard {
             stats: ShardStats::default(),
             cur_idx: 0,
             triggers: Vec::new(),
+            cfg,
         }
     }
 
@@ -369,6 +380,9 @@ impl Shard {
         prefetch_all(&self.keys[u]);
         prefetch(&self.links[u]);
         prefetch_hot(&self.flows[u]);
+        if let Some(h) = self.dups.get(u) {
+            prefetch_all(h);
+        }
         Some(i)
     }
 
@@ -426,6 +440,9 @@ impl Shard {
             self.flows[i as usize] = f;
             self.keys[i as usize] = key;
             self.gens[i as usize] = self.gens[i as usize].wrapping_add(1);
+            if let Some(h) = self.dups.get_mut(i as usize) {
+                *h = DupHist::default();
+            }
             i
         } else {
             let cap = self.flows.capacity();
@@ -433,6 +450,13 @@ impl Shard {
             self.keys.push(key);
             self.links.push(Link::default());
             self.gens.push(0);
+            let dcap = self.dups.capacity();
+            if self.cfg.dedup != DedupMode::Off {
+                self.dups.push(DupHist::default());
+                if self.dups.capacity() != dcap {
+                    advise_huge(&self.dups);
+                }
+            }
             if self.flows.capacity() != cap {
                 advise_huge(&self.flows);
                 advise_huge(&self.keys);
@@ -479,7 +503,13 @@ impl Shard {
         let f = &mut self.flows[i as usize];
         let first = !f.reported;
         f.reported = true;
-        let rec = f.to_record(&self.cfg, cause);
+        let mut rec = f.to_record(&self.cfg, cause);
+        if let Some(h) = self.dups.get_mut(i as usize) {
+            if h.has_dups() {
+                add_dups(&mut rec, h);
+                h.zero_counts();
+            }
+        }
         self.stats.records += 1;
         let queued_at = self.links[i as usize].qidx;
         out.push(Emitted {
@@ -645,8 +675,29 @@ impl Shard {
         }
         let mut from_src = flow.reverse == pk.reverse;
 
+        // A mirror's copy of a packet this flow carried less than one RTT ago
+        // (docs/duplicates.md): counted as such, kept out of the TCP state machine and, unless
+        // configured otherwise, out of everything else.
+        let mut dup = false;
+        if let Some(h) = self.dups.get_mut(i as usize) {
+            let window = match &flow.proto {
+                ProtoState::Tcp(t) => t.rtt_us().unwrap_or(self.cfg.dedup_window_us),
+                _ => self.cfg.dedup_window_us,
+            };
+            let dir = usize::from(!from_src);
+            if h.check(dir, pk.content_hash(), now.as_micros(), window) {
+                dup = true;
+                h.count(dir, d.wire_len as u64);
+                self.stats.dup_pkts += 1;
+                self.stats.dup_bytes += d.wire_len as u64;
+                if self.cfg.dedup == DedupMode::Remove {
+                    return;
+                }
+            }
+        }
+
         // TCP first: a new connection on a finished one ends the current record.
-        if let L4::Tcp(seg) = &pk.l4 {
+        if let (L4::Tcp(seg), false) = (&pk.l4, dup && self.cfg.dedup.skips_tcp()) {
             let t = match &mut flow.proto {
                 ProtoState::Tcp(t) => t,
                 _ => {
@@ -869,6 +920,38 @@ impl Shard {
                 dd.data.extend_from_slice(&pk.payload[..take]);
             }
         }
+    }
+}
+
+/// Put a flow's duplicate counts on its record: the DUP DSR, and argus' src/dst duplicate bits
+/// in the TCP status word.
+fn add_dups(rec: &mut FlowRecord, h: &DupHist) {
+    use super::tcp::bits::{DST_DUPLICATES, SRC_DUPLICATES};
+    let (s, t) = (h.counts(0), h.counts(1));
+    rec.dups = Some(DupDsr {
+        src_pkts: s.pkts,
+        dst_pkts: t.pkts,
+        src_bytes: s.bytes,
+        dst_bytes: t.bytes,
+    });
+    let mut bits = 0;
+    if s.pkts > 0 {
+        bits |= SRC_DUPLICATES;
+    }
+    if t.pkts > 0 {
+        bits |= DST_DUPLICATES;
+    }
+    match &mut rec.net {
+        Some(NetworkDsr::Tcp(t)) => t.status |= bits,
+        // TCP status (4) and init (3) objects start with the status word.
+        Some(NetworkDsr::Other {
+            subtype: 3 | 4,
+            body,
+        }) if body.len() >= 4 => {
+            let st = u32::from_be_bytes([body[0], body[1], body[2], body[3]]) | bits;
+            body[..4].copy_from_slice(&st.to_be_bytes());
+        }
+        _ => {}
     }
 }
 

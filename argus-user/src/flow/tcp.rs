@@ -252,6 +252,13 @@ impl TcpTracker {
         self.state
     }
 
+    /// The round-trip time measured on the handshake (`synack + ackdat`, µs), once both halves
+    /// are known.
+    #[inline]
+    pub fn rtt_us(&self) -> Option<u32> {
+        (self.synack > 0 && self.ackdat > 0).then(|| self.synack.saturating_add(self.ackdat))
+    }
+
     /// Raw connection status word (before the per-direction folding done for records).
     pub fn status(&self) -> u32 {
         self.status

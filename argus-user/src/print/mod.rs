@@ -107,6 +107,11 @@ fields! {
     AckDat "ackdat" "AckDat" 12 R;
     SRetrans "sretrans" "SrcRetra" 8 R;
     DRetrans "dretrans" "DstRetra" 8 R;
+    Dups "dups" "Dups" 8 R;
+    SDups "sdups" "SrcDups" 8 R;
+    DDups "ddups" "DstDups" 8 R;
+    SDupBytes "sdupbytes" "SDupBytes" 12 R;
+    DDupBytes "ddupbytes" "DDupBytes" 12 R;
     SGap "sgap" "SrcGap" 8 R;
     DGap "dgap" "DstGap" 8 R;
     Inode "inode" "Inode" 18 R;
@@ -1440,6 +1445,20 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         AckDat => fl(tcp.map(|x| x.0.ackdat as f64 / 1e6).unwrap_or(0.0)),
         // Debian's ra 3.0.8.2 always prints 0 here (its retransmission fetch finds nothing).
         SRetrans | DRetrans => "0".into(),
+        // Mirror copies (our DUP DSR, docs/duplicates.md); 0 for records without one.
+        Dups | SDups | DDups | SDupBytes | DDupBytes => {
+            let u = r.dups.unwrap_or_default();
+            let (sp, dp) = v.pick(u.src_pkts as u64, u.dst_pkts as u64);
+            let (sb, db) = v.pick(u.src_bytes, u.dst_bytes);
+            match f {
+                Dups => sp + dp,
+                SDups => sp,
+                DDups => dp,
+                SDupBytes => sb,
+                _ => db,
+            }
+            .to_string()
+        }
         SGap => opt_u(src_gap(v)),
         DGap => opt_u(dst_gap(v)),
         Inode => String::new(),

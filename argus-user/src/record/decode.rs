@@ -701,6 +701,14 @@ fn decode_flow(rec: &[u8], cause: Cause) -> Result<FlowRecord, DecodeError> {
                     qual: d.qual,
                 })
             }
+            super::DUP_DSR_TYPE => {
+                f.dups = Some(DupDsr {
+                    src_pkts: c.u32(),
+                    dst_pkts: c.u32(),
+                    src_bytes: c.u64(),
+                    dst_bytes: c.u64(),
+                })
+            }
             _ => f.unknown_dsrs = f.unknown_dsrs.saturating_add(1),
         }
     })

@@ -466,5 +466,13 @@ pub fn encode_flow(rec: &FlowRecord, out: &mut Vec<u8>) {
         put_u32(out, e.src);
         put_u32(out, e.dst);
     }
+    if let Some(u) = &rec.dups {
+        // 58 00 03 07: both directions, 7 words.
+        out.extend_from_slice(&[super::DUP_DSR_TYPE, 0x00, 0x03, 0x07]);
+        put_u32(out, u.src_pkts);
+        put_u32(out, u.dst_pkts);
+        out.extend_from_slice(&u.src_bytes.to_be_bytes());
+        out.extend_from_slice(&u.dst_bytes.to_be_bytes());
+    }
     end_record(out, at);
 }

@@ -337,6 +337,20 @@ pub struct EncapsDsr {
     pub qual: u8,
 }
 
+/// Duplicate DSR (type 0x58, our extension; docs/duplicates.md, docs/compat.md): mirror copies
+/// of this flow's packets per direction since the last record. Written only when there were
+/// copies; argus-clients 3.0.8 skip the unknown type by its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct DupDsr {
+    pub src_pkts: u32,
+    pub dst_pkts: u32,
+    pub src_bytes: u64,
+    pub dst_bytes: u64,
+}
+
+/// DSR type byte of [`DupDsr`].
+pub const DUP_DSR_TYPE: u8 = 0x58;
+
 /// ICMP mapped-error DSR (0x34).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct IcmpDsr {
@@ -380,6 +394,8 @@ pub struct FlowRecord {
     pub mac: Option<MacDsr>,
     pub icmp: Option<IcmpDsr>,
     pub encaps: Option<EncapsDsr>,
+    /// Mirror copies (duplicates) counted per direction.
+    pub dups: Option<DupDsr>,
     /// DSRs the decoder did not know (type byte, skipped) - counted, not fatal.
     pub unknown_dsrs: u16,
 }
