@@ -116,6 +116,25 @@ impl XdpMeta {
 const _: () = assert!(core::mem::size_of::<XdpMeta>() == 32);
 const _: () = assert!(core::mem::offset_of!(XdpMeta, shard_hash) == 20);
 
+/// IPv6 extension headers the pre-classifier walks before it looks for the transport header.
+/// Bounded for the verifier; argus' own walk (user space, `wire`) goes further.
+pub const IPV6_EXT_MAX: usize = 4;
+
+/// Length of IPv6 extension header `nh` whose second byte is `len_byte`, or `None` when `nh`
+/// is not one the pre-classifier walks: hop-by-hop options (0), routing (43) and destination
+/// options (60) count 8-octet units beyond the first; fragment (44) is 8 bytes; AH (51)
+/// counts 4-octet units beyond the first two. ESP (50) is not walked: what follows is
+/// encrypted.
+#[inline(always)]
+pub const fn ipv6_ext_len(nh: u8, len_byte: u8) -> Option<usize> {
+    match nh {
+        0 | 43 | 60 => Some((len_byte as usize + 1) * 8),
+        44 => Some(8),
+        51 => Some((len_byte as usize + 2) * 4),
+        _ => None,
+    }
+}
+
 /// 32-bit finaliser (murmur3 fmix32): cheap and good enough to spread flows over shards.
 #[inline(always)]
 pub const fn fmix32(mut h: u32) -> u32 {

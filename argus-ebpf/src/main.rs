@@ -13,10 +13,10 @@
 use core::mem::size_of;
 
 use argus_common::{
-    class, content_hash_block, content_window, meta_flags, shard_hash_v4, shard_hash_v6,
-    sym_hash_mac, sym_hash_v4, sym_hash_v6,
+    class, content_hash_block, content_window, ipv6_ext_len, meta_flags, shard_hash_v4,
+    shard_hash_v6, sym_hash_mac, sym_hash_v4, sym_hash_v6,
     xdp_maps::{config, stat, XSKS_MAX},
-    XdpMeta, CONTENT_BOUND, CONTENT_WORDS, XDP_META_MAGIC,
+    XdpMeta, CONTENT_BOUND, CONTENT_WORDS, IPV6_EXT_MAX, XDP_META_MAGIC,
 };
 use aya_ebpf::{
     bindings::xdp_action,
@@ -52,6 +52,7 @@ const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const IPPROTO_ICMPV6: u8 = 58;
 const IPPROTO_GRE: u8 = 47;
+const IPPROTO_FRAGMENT: u8 = 44;
 const IPV6_HLEN: usize = 40;
 
 #[xdp]
@@ -347,8 +348,43 @@ fn parse_ipv6(ctx: &XdpContext, l3: usize, m: &mut XdpMeta) {
         m.flags |= meta_flags::SHARD_HASH;
     }
     let (mut sport, mut dport) = (0u16, 0u16);
-    // No extension-header walk yet: only a transport header right after the fixed header.
-    let l4 = l3 + IPV6_HLEN;
+    // Bounded extension-header walk (the same in `capture::meta`): up to IPV6_EXT_MAX headers;
+    // a fragment that is not the first ends it (no transport header follows).
+    let mut nh = nh;
+    let mut l4 = l3 + IPV6_HLEN;
+    for _ in 0..IPV6_EXT_MAX {
+        if ipv6_ext_len(nh, 0).is_none() {
+            break;
+        }
+        let Some(e) = load::<[u8; 4]>(ctx, l4) else {
+            m.flags |= meta_flags::MALFORMED;
+            m.ip_proto = nh;
+            m.flow_hash = sym_hash_v6(s, d, 0, 0, nh);
+            return;
+        };
+        let len = match ipv6_ext_len(nh, e[1]) {
+            Some(n) => n,
+            None => break,
+        };
+        let later = if nh == IPPROTO_FRAGMENT {
+            let fo = be16([e[2], e[3]]);
+            if fo & 0xfff9 != 0 {
+                m.flags |= meta_flags::FRAG;
+            }
+            fo & 0xfff8 != 0
+        } else {
+            false
+        };
+        nh = e[0];
+        l4 += len;
+        if later {
+            m.flags |= meta_flags::FRAG_LATER;
+            m.ip_proto = nh;
+            m.flow_hash = sym_hash_v6(s, d, 0, 0, nh);
+            return;
+        }
+    }
+    m.ip_proto = nh;
     if nh == IPPROTO_TCP || nh == IPPROTO_UDP {
         m.l4_off = l4 as u16;
         match load::<[u8; 4]>(ctx, l4) {

@@ -407,6 +407,49 @@ fn mix_pcap(path: &Path) {
     let mut fr = eth(ma, mb, &[], 0x86dd);
     fr.extend(ipv6(1, 2, 58, &[128, 0, 0, 0, 0, 1, 0, 1]));
     put(fr);
+    // IPv6 extension headers (the bounded walk): hop-by-hop + TCP; destination options +
+    // routing + UDP; AH + TCP; a first fragment (UDP follows) and a later one (nothing
+    // follows); five headers (beyond the walk's bound); a header cut short.
+    let ext = |nh: u8, units: u8| {
+        let mut e = vec![nh, units];
+        e.resize((units as usize + 1) * 8, 1);
+        e
+    };
+    let chains: Vec<(u8, Vec<u8>)> = vec![
+        (0, [ext(6, 0), common::tcp(41000, 443, 7, 0, 0x02, 0)].concat()),
+        (60, [ext(43, 1), ext(17, 0), udp(6001, 53, 20)].concat()),
+        (51, {
+            let mut ah = vec![6, 4, 0, 0];
+            ah.resize(24, 2);
+            [ah, common::tcp(41001, 22, 9, 0, 0x02, 0)].concat()
+        }),
+        (
+            44,
+            [vec![17, 0, 0x00, 0x01, 0, 0, 0, 9], udp(6002, 53, 40)].concat(),
+        ),
+        (
+            44,
+            [vec![17, 0, 0x00, 0xb9, 0, 0, 0, 9], vec![0x62; 40]].concat(),
+        ),
+        (
+            0,
+            [
+                ext(0, 0),
+                ext(0, 0),
+                ext(0, 0),
+                ext(0, 0),
+                ext(6, 0),
+                common::tcp(1, 2, 3, 0, 0x02, 0),
+            ]
+            .concat(),
+        ),
+        (60, vec![17, 9, 0]),
+    ];
+    for (nh, l4) in chains {
+        let mut fr = eth(ma, mb, &[], 0x86dd);
+        fr.extend(ipv6(1, 2, nh, &l4));
+        put(fr);
+    }
     // ARP request.
     let mut fr = eth(ma, [0xff; 6], &[], 0x0806);
     fr.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);

@@ -23,7 +23,10 @@ pub fn shard_hash(meta: &XdpMeta) -> Option<u32> {
 /// The metadata the XDP program writes for `frame`, computed in user space the same way (for
 /// frames that did not pass through XDP, and to check the kernel's values in tests).
 pub fn compute_meta(frame: &[u8]) -> XdpMeta {
-    use argus_common::{shard_hash_v4, shard_hash_v6, sym_hash_mac, sym_hash_v4, sym_hash_v6};
+    use argus_common::{
+        ipv6_ext_len, shard_hash_v4, shard_hash_v6, sym_hash_mac, sym_hash_v4, sym_hash_v6,
+        IPV6_EXT_MAX,
+    };
     let be16 = |o: usize| {
         frame
             .get(o..o + 2)
@@ -127,7 +130,41 @@ pub fn compute_meta(frame: &[u8]) -> XdpMeta {
                 m.flags |= meta_flags::SHARD_HASH;
             }
             let (mut sp, mut dp) = (0, 0);
-            let l4 = l3 + 40;
+            // The bounded extension-header walk of the XDP program.
+            let mut nh = nh;
+            let mut l4 = l3 + 40;
+            for _ in 0..IPV6_EXT_MAX {
+                if ipv6_ext_len(nh, 0).is_none() {
+                    break;
+                }
+                let Some(e) = frame.get(l4..l4 + 4) else {
+                    m.flags |= meta_flags::MALFORMED;
+                    m.ip_proto = nh;
+                    m.flow_hash = sym_hash_v6(s, d, 0, 0, nh);
+                    return m;
+                };
+                let Some(len) = ipv6_ext_len(nh, e[1]) else {
+                    break;
+                };
+                let later = if nh == 44 {
+                    let fo = u16::from_be_bytes([e[2], e[3]]);
+                    if fo & 0xfff9 != 0 {
+                        m.flags |= meta_flags::FRAG;
+                    }
+                    fo & 0xfff8 != 0
+                } else {
+                    false
+                };
+                nh = e[0];
+                l4 += len;
+                if later {
+                    m.flags |= meta_flags::FRAG_LATER;
+                    m.ip_proto = nh;
+                    m.flow_hash = sym_hash_v6(s, d, 0, 0, nh);
+                    return m;
+                }
+            }
+            m.ip_proto = nh;
             if nh == 6 || nh == 17 {
                 m.l4_off = l4 as u16;
                 match ports(l4) {
@@ -513,6 +550,68 @@ mod tests {
         let h = ch(&padded);
         padded.extend_from_slice(&[9; 4]);
         assert_eq!(ch(&padded), h);
+    }
+
+    #[test]
+    fn ipv6_extension_headers_are_walked_up_to_the_bound() {
+        let v6 = |nh: u8, rest: &[u8]| {
+            let mut f = vec![
+                2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd, 0x60, 0, 0, 0,
+            ];
+            f.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+            f.extend_from_slice(&[nh, 64]);
+            f.extend_from_slice(&[0x20; 16]);
+            f.extend_from_slice(&[0x21; 16]);
+            f.extend_from_slice(rest);
+            f
+        };
+        let tcp_hdr = [
+            0x9c, 0x40, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0, 0, 0, 0, 0, 0,
+        ];
+        let hop = [6, 0, 1, 4, 0, 0, 0, 0];
+        let m = compute_meta(&v6(0, &[&hop[..], &tcp_hdr[..]].concat()));
+        assert_eq!((m.ip_proto, m.l4_off), (6, 14 + 40 + 8));
+        let plain = compute_meta(&v6(6, &tcp_hdr));
+        assert_eq!(
+            m.flow_hash, plain.flow_hash,
+            "the ports behind the header count"
+        );
+        assert_eq!(
+            m.flags & meta_flags::SHARD_HASH,
+            0,
+            "not the fast shard shape"
+        );
+        // A later fragment: no transport header, ports 0, FRAG and FRAG_LATER.
+        let m = compute_meta(&v6(44, &[17, 0, 0, 0xb9, 0, 0, 0, 9, 1, 2, 3, 4]));
+        assert_eq!(
+            m.flags & (meta_flags::FRAG | meta_flags::FRAG_LATER),
+            meta_flags::FRAG | meta_flags::FRAG_LATER
+        );
+        assert_eq!((m.ip_proto, m.l4_off), (17, 0));
+        // A first fragment: FRAG only, ports read.
+        let m = compute_meta(&v6(
+            44,
+            &[17, 0, 0, 1, 0, 0, 0, 9, 0x17, 0x70, 0, 53, 0, 8, 0, 0],
+        ));
+        assert_eq!(
+            m.flags & (meta_flags::FRAG | meta_flags::FRAG_LATER),
+            meta_flags::FRAG
+        );
+        assert_eq!((m.ip_proto, m.l4_off), (17, 14 + 48));
+        // Cut short inside the header: malformed.
+        let m = compute_meta(&v6(60, &[17, 9]));
+        assert_ne!(m.flags & meta_flags::MALFORMED, 0);
+        // Five headers: the walk stops at the fourth; the fifth is the protocol.
+        let five = [&hop[..]; 4].concat();
+        let mut five: Vec<u8> = five
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| if k % 8 == 0 { 0 } else { b })
+            .collect();
+        five.extend_from_slice(&hop);
+        five.extend_from_slice(&tcp_hdr);
+        let m = compute_meta(&v6(0, &five));
+        assert_eq!(m.ip_proto, 0);
     }
 
     #[test]
