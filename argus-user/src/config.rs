@@ -64,8 +64,8 @@ pub struct SensorConfig {
     /// Put captured interfaces in promiscuous mode (ARGUS_GO_PROMISCUOUS, default yes; `-p`
     /// turns it off).
     pub promiscuous: bool,
-    /// Event sources (ARGUS_EVENT_DATA lines, kept verbatim for the event thread).
-    pub events: Vec<String>,
+    /// Event sources (ARGUS_EVENT_DATA lines, one entry each; `docs/events.md`).
+    pub events: Vec<crate::event::EventSpec>,
     /// User and group to run as once capture is set up (`-u`/`-g`, ARGUS_SETUSER_ID /
     /// ARGUS_SETGROUP_ID).
     pub user: Option<String>,
@@ -252,7 +252,7 @@ impl SensorConfig {
             "ARGUS_FILTER" => {
                 self.filter = (!val.trim().is_empty()).then(|| val.trim().to_string())
             }
-            "ARGUS_EVENT_DATA" => self.events.push(val.to_string()),
+            "ARGUS_EVENT_DATA" => self.events.push(crate::event::EventSpec::parse(val)?),
             "ARGUS_XDP_UNWANTED" => self.xdp_drop_unwanted = parse_drop_pass(val)?,
             "ARGUS_SETUSER_ID" => self.user = (!val.is_empty()).then(|| val.to_string()),
             "ARGUS_SETGROUP_ID" => self.group = (!val.is_empty()).then(|| val.to_string()),

@@ -3,6 +3,7 @@
 pub mod capture;
 pub mod config;
 pub mod engine;
+pub mod event;
 pub mod filter;
 pub mod flow;
 pub mod output;

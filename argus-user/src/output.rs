@@ -134,4 +134,17 @@ impl RecordSink for StreamWriter {
         self.records += 1;
         Ok(())
     }
+
+    fn event(&mut self, ev: &crate::record::EventRecord) -> io::Result<()> {
+        self.buf.clear();
+        encode::encode_event(ev, &mut self.buf);
+        if let Err(e) = self.out.write_all(&self.buf) {
+            if self.error.is_none() {
+                self.error = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+            return Err(e);
+        }
+        self.records += 1;
+        Ok(())
+    }
 }

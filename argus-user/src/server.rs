@@ -718,6 +718,8 @@ pub struct Outputs {
     pub records: u64,
     /// Client drops at the last status report.
     drops_reported: u64,
+    /// Event records for the merger (`set_event_source`).
+    events: Option<crossbeam_channel::Receiver<crate::record::EventRecord>>,
 }
 
 /// What [`Outputs::finish`] found.
@@ -736,7 +738,17 @@ impl Outputs {
             buf: Vec::with_capacity(4096),
             records: 0,
             drops_reported: 0,
+            events: None,
         }
+    }
+
+    /// Event records (`crate::event::EventThreads`) to be written between the flows by the
+    /// merger, in time order.
+    pub fn set_event_source(
+        &mut self,
+        rx: crossbeam_channel::Receiver<crate::record::EventRecord>,
+    ) {
+        self.events = Some(rx);
     }
 
     /// Stop MARs everywhere: the file's, then the clients' (bounded drain), then close.
@@ -789,6 +801,26 @@ impl RecordSink for Outputs {
             }
         }
         r
+    }
+
+    fn event(&mut self, ev: &crate::record::EventRecord) -> io::Result<()> {
+        self.records += 1;
+        let r = match &mut self.file {
+            Some(f) => f.event(ev),
+            None => Ok(()),
+        };
+        if let Some(s) = &mut self.server {
+            if s.wants_records() {
+                self.buf.clear();
+                encode::encode_event(ev, &mut self.buf);
+                s.publish(&self.buf);
+            }
+        }
+        r
+    }
+
+    fn event_source(&mut self) -> Option<crossbeam_channel::Receiver<crate::record::EventRecord>> {
+        self.events.take()
     }
 }
 

@@ -248,8 +248,10 @@ argus: refusing to start with filter '{f}'"
             }
         }
     }
+    let events = start_events(&cfg, &mut outputs);
     let cfg = EngineConfig { workers, model };
     let report = engine::run(&cfg, sources, &mut outputs);
+    stop_events(events);
     for w in &report.warnings {
         eprintln!("argus: warning: {w}");
     }
@@ -384,6 +386,8 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         .iter_mut()
         .flat_map(|c| std::mem::take(&mut c.queues))
         .collect();
+    // After the privileges were dropped: the programs run without them.
+    let events = start_events(cfg, &mut writer);
     let (report, spread) = engine::run_live(
         &ecfg,
         queues,
@@ -392,6 +396,7 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         cfg.mar_interval_s,
         &mut stats,
     );
+    stop_events(events);
     for s in &stats {
         eprintln!(
             "argus: {}: {} packets received by the kernel, {} dropped by it",
@@ -420,6 +425,34 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Start the ARGUS_EVENT_DATA threads (if any); their records reach the outputs through the
+/// merger.
+fn start_events(cfg: &SensorConfig, outputs: &mut Outputs) -> Option<argus::event::EventThreads> {
+    if cfg.events.is_empty() {
+        return None;
+    }
+    for e in &cfg.events {
+        eprintln!(
+            "argus: event {} every {} s{}",
+            e.label(),
+            e.interval.as_secs(),
+            if e.compress { ", compressed" } else { "" }
+        );
+    }
+    let (threads, rx) = argus::event::EventThreads::start(&cfg.events, cfg.model.srcid);
+    outputs.set_event_source(rx);
+    Some(threads)
+}
+
+fn stop_events(events: Option<argus::event::EventThreads>) {
+    if let Some(t) = events {
+        let dropped = t.stop();
+        if dropped > 0 {
+            eprintln!("argus: {dropped} event records dropped (the output was behind)");
+        }
     }
 }
 

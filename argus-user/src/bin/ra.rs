@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: ra [-n] [-u] [-p N] [-c SEP] [-L -1] [-M noman|json] [-N n] [-X] [-s fields...] -r FILE|- ... [- filter]"
+        "usage: ra [-n] [-u] [-p N] [-c SEP] [-L -1] [-M noman|json|events] [-N n] [-X] [-s fields...] -r FILE|- ... [- filter]"
     );
     std::process::exit(2)
 }
@@ -71,6 +71,7 @@ fn main() -> ExitCode {
     let mut limit: Option<u64> = None;
     let mut n_count = 0usize;
     let mut filter_text: Option<String> = None;
+    let mut print_events = false;
     let mut i = 0;
     let next = |i: &mut usize| -> String {
         *i += 1;
@@ -121,6 +122,8 @@ fn main() -> ExitCode {
                         "noman" => o.print_man = false,
                         "man" => o.print_man = true,
                         "json" => o.json = true,
+                        // Event records (skipped by default), printed as raevent prints them.
+                        "events" => print_events = true,
                         other => die(&format!("-M {other}: not supported")),
                     }
                 }
@@ -209,6 +212,27 @@ fn main() -> ExitCode {
             match r {
                 Ok(rec) => {
                     if filter.as_ref().is_some_and(|f| !f.matches_record(&rec)) {
+                        continue;
+                    }
+                    if let (true, Record::Event(e)) = (print_events, &rec) {
+                        let text = if o.json {
+                            argus::event::format_event_json(e, o.unix_time, o.precision)
+                                .map(|s| s + "\n")
+                                .map(String::into_bytes)
+                        } else {
+                            argus::event::format_event(e, o.unix_time, o.precision)
+                        };
+                        match text {
+                            Ok(b) => {
+                                if out.write_all(&b).is_err() {
+                                    return ExitCode::from(1);
+                                }
+                            }
+                            Err(e) => {
+                                damaged = true;
+                                eprintln!("ra: {f}: event record: {e}");
+                            }
+                        }
                         continue;
                     }
                     if let (Some(n), Record::Flow(_)) = (limit, &rec) {

@@ -173,6 +173,14 @@ pub trait RecordSink: Send {
     fn status(&mut self, _st: &SensorStatus) -> std::io::Result<()> {
         Ok(())
     }
+    /// An event record (ARGUS_EVENT_DATA, `crate::event`), its sequence number assigned.
+    fn event(&mut self, _ev: &crate::record::EventRecord) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Where the merger takes event records from; asked once when the merger starts.
+    fn event_source(&mut self) -> Option<Receiver<crate::record::EventRecord>> {
+        None
+    }
 }
 
 /// What a MAR status record reports: the interval it covers and the sensor's counters over it
@@ -724,6 +732,9 @@ fn merge(
     let mut ticks: std::collections::VecDeque<(u64, i64)> = Default::default();
     let mut triggers: Vec<Trigger> = Vec::new();
     let mut all_done = false;
+    // Event records wait here until a closed window reaches their end time.
+    let events = out.sink.event_source();
+    let mut pending_events: Vec<crate::record::EventRecord> = Vec::new();
     loop {
         match if all_done { None } else { rx.recv().ok() } {
             Some((w, MergeMsg::Records(mut v))) => {
@@ -760,6 +771,7 @@ fn merge(
             close_window(&mut streams, end, &mut triggers, &mut |r, st| {
                 out.write(r, st)
             });
+            out.events(events.as_ref(), &mut pending_events, Some(tnow));
             if let Some(m) = mar.as_mut() {
                 if let Some(st) = m.due(tnow, &counters, out.written) {
                     let _ = out.sink.status(&st);
@@ -775,6 +787,7 @@ fn merge(
             close_window(&mut streams, end, &mut triggers, &mut |r, st| {
                 out.write(r, st)
             });
+            out.events(events.as_ref(), &mut pending_events, None);
             break;
         }
     }
@@ -801,6 +814,30 @@ impl Numbered<'_> {
             assign_seq(em, &mut self.seqs[r.w], &mut self.next_seq);
             self.written += 1;
             let _ = self.sink.flow(&em.rec);
+        }
+    }
+
+    /// Write the event records that ended by `upto` (µs; all with `None`) in end-time order,
+    /// numbered from the flows' counter (argus: `ArgusSeqNum++`).
+    fn events(
+        &mut self,
+        rx: Option<&Receiver<crate::record::EventRecord>>,
+        pending: &mut Vec<crate::record::EventRecord>,
+        upto: Option<i64>,
+    ) {
+        if let Some(rx) = rx {
+            pending.extend(rx.try_iter());
+        }
+        pending.sort_by_key(|e| e.end);
+        let n = pending
+            .iter()
+            .take_while(|e| upto.is_none_or(|t| e.end.as_micros() <= t))
+            .count();
+        for mut ev in pending.drain(..n) {
+            ev.seq = self.next_seq;
+            self.next_seq = self.next_seq.wrapping_add(1).max(1);
+            self.written += 1;
+            let _ = self.sink.event(&ev);
         }
     }
 }
