@@ -129,11 +129,16 @@ pub struct Collected {
 /// Runs `spec` once with the given limits and returns its text: `LABEL\n`, the output, and, on
 /// failure, a last line `argus: event error: REASON`.
 pub fn collect_with(spec: &EventSpec, timeout: Duration, cap: usize) -> Collected {
+    collect_until(spec, timeout, cap, &AtomicBool::new(false))
+}
+
+/// [`collect_with`], a program also killed as soon as `stop` is set (the sensor is stopping).
+fn collect_until(spec: &EventSpec, timeout: Duration, cap: usize, stop: &AtomicBool) -> Collected {
     let mut text = format!("{}\n", spec.label()).into_bytes();
     let room = cap.saturating_sub(text.len());
     let (out, error) = match spec.method {
         Method::File => read_file(&spec.path, room),
-        Method::Prog => run_prog(&spec.path, timeout, room),
+        Method::Prog => run_prog(&spec.path, timeout, room, stop),
     };
     text.extend_from_slice(&out);
     if let Some(e) = &error {
@@ -166,7 +171,12 @@ fn read_file(path: &str, room: usize) -> (Vec<u8>, Option<String>) {
 /// Runs a program (no shell: the command is split on white space), collecting at most `room`
 /// bytes of its standard output within `timeout`. A program that writes more is killed, as
 /// is one that runs too long.
-fn run_prog(cmd: &str, timeout: Duration, room: usize) -> (Vec<u8>, Option<String>) {
+fn run_prog(
+    cmd: &str,
+    timeout: Duration,
+    room: usize,
+    stop: &AtomicBool,
+) -> (Vec<u8>, Option<String>) {
     let mut words = cmd.split_whitespace();
     let Some(prog) = words.next() else {
         return (Vec::new(), Some("empty command".into()));
@@ -239,6 +249,11 @@ fn run_prog(cmd: &str, timeout: Duration, room: usize) -> (Vec<u8>, Option<Strin
                 let _ = child.kill();
                 break;
             }
+        }
+        if stop.load(Ordering::Relaxed) {
+            let _ = child.kill();
+            error = Some("the sensor is stopping: program killed".into());
+            break;
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
@@ -335,8 +350,12 @@ pub fn event_text(e: &EventRecord) -> Result<Vec<u8>, String> {
 
 /// Runs `spec` once now and returns its record.
 pub fn collect(spec: &EventSpec, srcid: SrcId) -> EventRecord {
+    collect_stoppable(spec, srcid, &AtomicBool::new(false))
+}
+
+fn collect_stoppable(spec: &EventSpec, srcid: SrcId, stop: &AtomicBool) -> EventRecord {
     let start = crate::output::now();
-    let c = collect_with(spec, spec.timeout(), MAX_TEXT);
+    let c = collect_until(spec, spec.timeout(), MAX_TEXT, stop);
     let end = crate::output::now();
     make_record(spec, &c, srcid, start, end)
 }
@@ -381,7 +400,7 @@ impl EventThreads {
         )
     }
 
-    /// Stops the threads (a program running is left to its timeout) and waits for them.
+    /// Stops the threads (a program still running is killed) and waits for them.
     pub fn stop(self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
@@ -409,7 +428,10 @@ fn run_entry(
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let rec = collect(&spec, srcid);
+        let rec = collect_stoppable(&spec, srcid, &stop);
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
         if let Some(e) = rec_error(&rec) {
             eprintln!("argus: event {}: {e}", spec.label());
         }

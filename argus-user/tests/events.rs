@@ -665,3 +665,48 @@ fn debian_argus_events_print_the_same_with_our_raevent() {
     let (_, e, code) = run(env!("CARGO_BIN_EXE_ra"), &["-r", out_s]);
     assert_eq!(code, Some(0), "{e}");
 }
+
+#[test]
+fn stopping_the_event_threads_kills_a_running_program_and_collects_on_schedule() {
+    let specs = [
+        EventSpec {
+            method: Method::Prog,
+            path: "/bin/sleep 30".into(),
+            interval: Duration::from_secs(1),
+            compress: false,
+        },
+        EventSpec {
+            method: Method::Prog,
+            path: "/bin/echo tick".into(),
+            interval: Duration::from_secs(1),
+            compress: true,
+        },
+    ];
+    let t0 = Instant::now();
+    let (threads, rx) = event::EventThreads::start(&specs, SrcId::Int(7));
+    // The first runs start one interval after start: at 1.2 s the sleep has 0.8 s left before
+    // its timeout, so a stop that did not kill it would take that long.
+    std::thread::sleep(Duration::from_millis(1200));
+    let stopping = Instant::now();
+    assert_eq!(threads.stop(), 0);
+    assert!(
+        stopping.elapsed() < Duration::from_millis(500),
+        "stop took {:?}",
+        stopping.elapsed()
+    );
+    let got: Vec<_> = rx.try_iter().collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let e = &got[0];
+    assert_eq!(e.srcid, SrcId::Int(7));
+    assert_eq!(e.cause, Cause::Status);
+    assert_eq!(
+        event::event_text(e).expect("text"),
+        b"prog:/bin/echo tick\ntick\n"
+    );
+    let started =
+        e.start.as_micros() - argus::output::now().as_micros() + t0.elapsed().as_micros() as i64;
+    assert!(
+        (900_000..1_400_000).contains(&started),
+        "first run {started} µs after start"
+    );
+}
