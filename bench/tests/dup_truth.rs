@@ -135,6 +135,44 @@ fn ours(ra: &Path, file: &Path) -> BTreeMap<Key, Seen> {
     .collect()
 }
 
+/// Frames of `frames` that repeat an earlier frame's IP packet within 1 ms, TTL/hop limit and
+/// IPv4 checksum aside (an independent count of the copies a capture already holds: TCP and
+/// UDP only, as the injection).
+fn copies_present(frames: &[argus_bench::dupinject::Frame]) -> u64 {
+    let mut last: std::collections::HashMap<Vec<u8>, i64> = std::collections::HashMap::new();
+    let mut n = 0;
+    for f in frames {
+        let d = &f.data;
+        let mut l3 = 14;
+        while matches!(d.get(l3 - 2..l3), Some([0x81, 0x00]) | Some([0x88, 0xa8])) {
+            l3 += 4;
+        }
+        let Some(ip) = d.get(l3..) else { continue };
+        let (proto, mut key) = match ip.first().map(|b| b >> 4) {
+            Some(4) if ip.len() >= 20 => (ip[9], ip.to_vec()),
+            Some(6) if ip.len() >= 40 => (ip[6], ip.to_vec()),
+            _ => continue,
+        };
+        if proto != 6 && proto != 17 {
+            continue;
+        }
+        if key[0] >> 4 == 4 {
+            key[8] = 0;
+            key[10] = 0;
+            key[11] = 0;
+        } else {
+            key[7] = 0;
+        }
+        if let Some(&t) = last.get(&key) {
+            if f.ts_us - t < 1_000 {
+                n += 1;
+            }
+        }
+        last.insert(key, f.ts_us);
+    }
+    n
+}
+
 /// The TCP captures of the corpus with real retransmissions (its README), Ethernet ones.
 const RETRANS: [&str; 8] = [
     "m57-long-49583-80.pcap",
@@ -177,11 +215,17 @@ fn injected_copies_are_duplicates_and_retransmissions_stay() {
         let orig_out = dir.path().join("orig.argus");
         run_argus(&argus, &path, &orig_out);
         let orig = ours(&ra, &orig_out);
+        // Copies already in the capture (m57-long-49583-80 was recorded from a SPAN that
+        // mirrored every frame twice, ~1 µs apart): the sensor must find exactly those.
         let orig_dups: u64 = orig.values().map(|s| s.sdups + s.ddups).sum();
+        let present = copies_present(&frames);
         assert_eq!(
-            orig_dups, 0,
-            "{name}: duplicates reported on the original capture"
+            orig_dups, present,
+            "{name}: duplicates reported on the original capture vs identical repeats in it"
         );
+        if present > 0 {
+            eprintln!("dup_truth: {name}: {present} copies already in the capture, all found");
+        }
         let orig_loss: u64 = orig.values().map(|s| s.sloss + s.dloss).sum();
         for (k, (label, order, one_way)) in mixes.iter().enumerate() {
             let cfg = Config {
@@ -245,11 +289,11 @@ fn injected_copies_are_duplicates_and_retransmissions_stay() {
                     })
                     .unwrap_or((0, 0));
                 assert_eq!(
-                    (s.sdups, s.ddups),
+                    (s.sdups - o.sdups, s.ddups - o.ddups),
                     want,
-                    "{name} ({label}): {key:?}: duplicates (src, dst) vs injected"
+                    "{name} ({label}): {key:?}: duplicates (src, dst) beyond the original's vs injected"
                 );
-                found += s.sdups + s.ddups;
+                found += s.sdups + s.ddups - o.sdups - o.ddups;
             }
             assert_eq!(found, truth.copies(), "{name} ({label}): all copies found");
             total_copies += truth.copies();
