@@ -449,16 +449,40 @@ fn live_sensor_writes_events_between_flows_and_both_raevents_agree() {
     )
     .expect("write conf");
     let out = dir.path().join("live.argus");
+    let port = (5600 + std::process::id() % 300).to_string();
+    common::sh(&["ip", "-n", &v.a, "link", "set", "lo", "up"]);
     let conf_s = conf.to_str().expect("utf8");
     let out_s = out.to_str().expect("utf8");
     let s = start(
         &v.a,
         env!("CARGO_BIN_EXE_argus"),
         &[
-            "-X", "-F", conf_s, "-i", "va", "-w", out_s, "-e", "10.9.8.7", "-S", "1",
+            "-X",
+            "-F",
+            conf_s,
+            "-i",
+            "va",
+            "-w",
+            out_s,
+            "-e",
+            "10.9.8.7",
+            "-S",
+            "1",
+            "-P",
+            &port,
+            "-B",
+            "127.0.0.1",
         ],
         "privileges dropped",
     );
+    // A client of the sensor (in its namespace) gets the same events as the file.
+    let client = Command::new("ip")
+        .args(["netns", "exec", &v.a, env!("CARGO_BIN_EXE_raevent"), "-S"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start raevent -S");
     // Flows while the events run.
     let pcap = dir.path().join("udp.pcap");
     let mut w = PcapWriter::create(&pcap);
@@ -483,6 +507,10 @@ fn live_sensor_writes_events_between_flows_and_both_raevents_agree() {
         common::replay(&v.b, &pcap, 100);
     }
     let log = stop(s, libc::SIGTERM);
+    // The sensor closes the client's connection after its stop MAR.
+    let streamed = client.wait_with_output().expect("raevent -S");
+    assert!(streamed.status.success(), "raevent -S: {}", streamed.status);
+    let streamed = String::from_utf8_lossy(&streamed.stdout).into_owned();
     let log = log.join("\n");
     assert!(log.contains("cannot run /nonexistent/prog"), "{log}");
 
@@ -608,6 +636,13 @@ fn live_sensor_writes_events_between_flows_and_both_raevents_agree() {
         "{json}"
     );
 
+    // Over -P, the same event records as in the file (MAR lines differ: the client's own).
+    let events_only = |t: &str| -> String {
+        t.split_inclusive('\n')
+            .filter(|l| !l.starts_with("   ") && !l.starts_with("         StartTime"))
+            .collect()
+    };
+    assert_eq!(events_only(&streamed), events_only(&ours));
     // Debian's raevent prints our file exactly as ours does.
     if debian_raevent() {
         let (deb, e, code) = run("/usr/bin/raevent", &["-r", out_s]);

@@ -186,7 +186,13 @@ fn main() -> ExitCode {
                     continue;
                 }
             };
-            if out.write_all(&bytes).is_err() {
+            // A live stream is printed as it comes (a client is often stopped by a signal).
+            let live = matches!(inp, Input::Stream(_));
+            if out
+                .write_all(&bytes)
+                .and_then(|_| if live { out.flush() } else { Ok(()) })
+                .is_err()
+            {
                 return ExitCode::from(1);
             }
         }
