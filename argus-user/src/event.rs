@@ -140,13 +140,17 @@ fn collect_until(spec: &EventSpec, timeout: Duration, cap: usize, stop: &AtomicB
         Method::File => read_file(&spec.path, room),
         Method::Prog => run_prog(&spec.path, timeout, room, stop),
     };
-    text.extend_from_slice(&out);
+    let mut out = out;
     if let Some(e) = &error {
-        if !text.ends_with(b"\n") {
-            text.push(b'\n');
+        // The error line always fits: the output gives way to it.
+        let line = format!("argus: event error: {e}\n");
+        out.truncate(room.saturating_sub(line.len() + 1));
+        if !out.is_empty() && !out.ends_with(b"\n") {
+            out.push(b'\n');
         }
-        text.extend_from_slice(format!("argus: event error: {e}\n").as_bytes());
+        out.extend_from_slice(line.as_bytes());
     }
+    text.extend_from_slice(&out);
     Collected { text, error }
 }
 
