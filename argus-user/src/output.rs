@@ -102,6 +102,7 @@ pub fn status_mar(srcid: SrcId, report_interval: u16, st: &SensorStatus) -> Mar 
     m.records = st.records.min(u32::MAX as u64) as u32;
     m.clients = st.clients;
     m.queue = st.client_drops.min(u32::MAX as u64) as u32;
+    m.dups = st.dups;
     m
 }
 

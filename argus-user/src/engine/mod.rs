@@ -203,6 +203,8 @@ pub struct SensorStatus {
     /// the output that serves clients).
     pub clients: u32,
     pub client_drops: u64,
+    /// Mirror copies in the interval and the VLAN most affected.
+    pub dups: crate::record::MarDups,
 }
 
 /// Counters the reader and the workers share with the merger for status reports: written once
@@ -216,6 +218,8 @@ pub struct EngineCounters {
     pub ring_dropped: std::sync::atomic::AtomicU64,
     /// Active flows of each worker.
     pub flows: Vec<std::sync::atomic::AtomicU64>,
+    /// Packets and mirror copies per VLAN (added once per batch; docs/duplicates.md).
+    pub vlan_dups: crate::flow::dup::VlanDupCounters,
 }
 
 /// Problems met while reading input, reported after the run.
@@ -416,6 +420,7 @@ impl WorkerState {
                 std::sync::atomic::Ordering::Relaxed,
             );
         }
+        self.shard.take_vlan_dups(|v| counters.vlan_dups.add(v));
         let _ = tx.send((self.w, MergeMsg::Progress(self.last)));
     }
 
@@ -888,6 +893,7 @@ impl MarClock {
             records: records.saturating_sub(self.records),
             clients: 0,
             client_drops: 0,
+            dups: c.vlan_dups.take(),
         };
         (self.packets, self.bytes, self.dropped, self.records) = (p, b, d, records);
         self.since = now;

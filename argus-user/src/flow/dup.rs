@@ -9,11 +9,12 @@
 //! docs/duplicates.md.
 //!
 //! Each flow has one [`DupHist`] in a side array of the shard, indexed by the flow's slab slot
-//! (the hot flow state stays as it was): per direction one cache line with the last [`HIST`]
-//! hashes, their times and the duplicate counters of the current record (128 bytes a flow).
+//! (the hot flow state stays as it was): one cache line with the last [`HIST`] hashes and
+//! their times per direction, and apart from it the record's copy counters ([`DupCounts`],
+//! touched only by copies and records): 64 + 32 bytes a flow.
 
 /// Hashes remembered per flow and direction.
-pub const HIST: usize = 6;
+pub const HIST: usize = 4;
 
 /// What the sensor does about duplicates (ARGUS_DEDUP, `--dedup`; docs/duplicates.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +49,129 @@ impl DedupMode {
     }
 }
 
+/// Packets and copies seen on one VLAN (0: untagged) since the worker last published them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VlanDups {
+    pub vid: u16,
+    pub pkts: u64,
+    /// Copies by flow direction (source to destination, the reverse).
+    pub dups: [u64; 2],
+}
+
+/// VLANs a shard tallies separately between two publications; later ones share the last
+/// slot (vid [`VLAN_OTHER`]).
+pub const VLAN_SLOTS: usize = 16;
+/// The slot of VLANs beyond [`VLAN_SLOTS`].
+pub const VLAN_OTHER: u16 = 0xFFFF;
+
+/// The slot of `vid` in `t` (a vector of at most [`VLAN_SLOTS`] entries, reserved up front).
+#[inline]
+pub fn vlan_slot(t: &mut Vec<VlanDups>, vid: u16) -> &mut VlanDups {
+    let k = match t.iter().position(|v| v.vid == vid) {
+        Some(k) => k,
+        None if t.len() + 1 < VLAN_SLOTS => {
+            t.push(VlanDups {
+                vid,
+                ..Default::default()
+            });
+            t.len() - 1
+        }
+        None => match t.iter().position(|v| v.vid == VLAN_OTHER) {
+            Some(k) => k,
+            None => {
+                t.push(VlanDups {
+                    vid: VLAN_OTHER,
+                    ..Default::default()
+                });
+                t.len() - 1
+            }
+        },
+    };
+    &mut t[k]
+}
+
+/// The sensor's per-VLAN packet and copy counters between two status MARs: workers add their
+/// tallies once per batch ([`VlanDupCounters::add`]), the merger takes the interval's summary
+/// ([`VlanDupCounters::take`]). Index: VLAN id, 4096 for [`VLAN_OTHER`].
+#[derive(Debug)]
+pub struct VlanDupCounters {
+    pkts: Box<[AtomicU64]>,
+    dups: Box<[[AtomicU64; 2]]>,
+}
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+impl Default for VlanDupCounters {
+    fn default() -> Self {
+        VlanDupCounters {
+            pkts: (0..4097).map(|_| AtomicU64::new(0)).collect(),
+            dups: (0..4097).map(|_| Default::default()).collect(),
+        }
+    }
+}
+
+impl VlanDupCounters {
+    pub fn add(&self, v: &VlanDups) {
+        let i = if v.vid == VLAN_OTHER {
+            4096
+        } else {
+            (v.vid & 0x0fff) as usize
+        };
+        self.pkts[i].fetch_add(v.pkts, Relaxed);
+        for d in 0..2 {
+            if v.dups[d] > 0 {
+                self.dups[i][d].fetch_add(v.dups[d], Relaxed);
+            }
+        }
+    }
+
+    /// The interval's summary (and reset): all copies, and the VLAN with the highest share of
+    /// copies among its packets (more copies break ties).
+    pub fn take(&self) -> crate::record::MarDups {
+        let mut m = crate::record::MarDups::default();
+        let (mut total, mut best) = (0u64, (0u64, 0u64));
+        for i in 0..4097 {
+            let p = self.pkts[i].swap(0, Relaxed);
+            if p == 0 {
+                continue;
+            }
+            let d = [
+                self.dups[i][0].swap(0, Relaxed),
+                self.dups[i][1].swap(0, Relaxed),
+            ];
+            let n = d[0] + d[1];
+            if n == 0 {
+                continue;
+            }
+            total += n;
+            m.vlans = m.vlans.saturating_add(1);
+            let pm = (n * 1000 / p.max(n)).min(1000);
+            if (pm, n) > best {
+                best = (pm, n);
+                m.vid = if i == 4096 { VLAN_OTHER } else { i as u16 };
+                m.dirs = u8::from(d[0] > 0) | (u8::from(d[1] > 0) << 1);
+                m.permille = pm as u16;
+            }
+        }
+        m.pkts = total.min(u32::MAX as u64) as u32;
+        m
+    }
+}
+
+static HASHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Have [`super::key::classify`] compute each IP packet's content hash (set by a shard with
+/// detection on). Computing it there, while decoding has the frame in cache, costs a fraction
+/// of what it costs at the flow update, where the bytes past the headers are a cache miss.
+pub fn set_hashing(on: bool) {
+    HASHING.store(on, Relaxed);
+}
+
+#[inline]
+pub fn hashing() -> bool {
+    HASHING.load(Relaxed)
+}
+
 /// Default duplicate window (µs) where no RTT is known: see docs/duplicates.md, "Window".
 pub const DEFAULT_WINDOW_US: u32 = 2_000;
 
@@ -58,25 +182,15 @@ pub struct DupCount {
     pub bytes: u64,
 }
 
-/// One direction's state, one cache line: a ring of the last [`HIST`] hashes and their times
-/// (low 32 bits of the packet time in µs: ages are taken with wrapping arithmetic, and windows
-/// are far shorter than the 71 minutes a `u32` spans), and the duplicate counters of the
-/// current record.
+/// A flow's duplicate history, one cache line: per direction the last [`HIST`] hashes and their
+/// times (low 32 bits of the packet time in µs: ages are taken with wrapping arithmetic, and
+/// windows are far shorter than the 71 minutes a `u32` spans). A new hash replaces the oldest
+/// entry. The counters live apart ([`DupCounts`]): they are touched only by copies and records.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C, align(64))]
-struct Dir {
-    hash: [u32; HIST],
-    time: [u32; HIST],
-    pkts: u32,
-    next: u8,
-    bytes: u64,
-}
-
-/// A flow's duplicate state: 2 × 64 bytes.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C)]
 pub struct DupHist {
-    dir: [Dir; 2],
+    hash: [[u32; HIST]; 2],
+    time: [[u32; HIST]; 2],
 }
 
 impl DupHist {
@@ -88,47 +202,47 @@ impl DupHist {
         if hash == 0 {
             return false;
         }
-        let r = &mut self.dir[dir & 1];
+        let d = dir & 1;
         let now = now_us as u32;
+        let (mut oldest, mut age_max) = (0, 0u32);
         for k in 0..HIST {
-            if r.hash[k] == hash && now.wrapping_sub(r.time[k]) < window_us {
+            let age = now.wrapping_sub(self.time[d][k]);
+            if self.hash[d][k] == hash && age < window_us {
                 return true;
             }
+            if self.hash[d][k] == 0 {
+                // an empty entry: use it first
+                (oldest, age_max) = (k, u32::MAX);
+            } else if age >= age_max {
+                (oldest, age_max) = (k, age);
+            }
         }
-        let n = r.next as usize % HIST;
-        r.hash[n] = hash;
-        r.time[n] = now;
-        r.next = ((n + 1) % HIST) as u8;
+        self.hash[d][oldest] = hash;
+        self.time[d][oldest] = now;
         false
     }
+}
 
+/// A flow's copies per direction since its last record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DupCounts(pub [DupCount; 2]);
+
+impl DupCounts {
     /// Count a copy of `bytes` bytes in direction `dir`.
     #[inline]
     pub fn count(&mut self, dir: usize, bytes: u64) {
-        let c = &mut self.dir[dir & 1];
+        let c = &mut self.0[dir & 1];
         c.pkts = c.pkts.saturating_add(1);
         c.bytes = c.bytes.saturating_add(bytes);
     }
 
-    /// Duplicates of direction `dir` since the last record.
+    /// Copies of direction `dir` since the last record.
     pub fn counts(&self, dir: usize) -> DupCount {
-        let c = &self.dir[dir & 1];
-        DupCount {
-            pkts: c.pkts,
-            bytes: c.bytes,
-        }
+        self.0[dir & 1]
     }
 
     pub fn has_dups(&self) -> bool {
-        self.dir[0].pkts > 0 || self.dir[1].pkts > 0
-    }
-
-    /// After a record: counters restart, the history stays (a copy may straddle two records).
-    pub fn zero_counts(&mut self) {
-        for d in &mut self.dir {
-            d.pkts = 0;
-            d.bytes = 0;
-        }
+        self.0[0].pkts > 0 || self.0[1].pkts > 0
     }
 }
 
@@ -137,9 +251,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn size_is_two_cache_lines() {
-        assert_eq!(std::mem::size_of::<DupHist>(), 128);
+    fn size_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<DupHist>(), 64);
         assert_eq!(std::mem::align_of::<DupHist>(), 64);
+        assert_eq!(std::mem::size_of::<DupCounts>(), 32);
     }
 
     #[test]

@@ -329,3 +329,74 @@ fn records_without_copies_are_unchanged() {
     }
     assert!(a.iter().all(|r| r.dups.is_none()));
 }
+
+#[test]
+fn vlan_tallies_show_the_mirrored_vlan_and_direction() {
+    // Flow traffic untagged; the SPAN adds copies of the client's packets on VLAN 20.
+    let mut pk = handshake(false);
+    pk.extend(segs(false));
+    let all: Vec<(i64, P)> = pk.iter().filter(|p| p.1.from_client).cloned().collect();
+    pk.extend(copies(&all, 50, |p| p.vlan = Some(20)));
+    let cfg = ModelConfig::default();
+    let mut sh = Shard::new(cfg);
+    let mut out = Vec::new();
+    for (n, (us, p)) in sorted(pk).iter().enumerate() {
+        let f = p.frame();
+        let d = wire::decode(1, &f, f.len() as u32);
+        let k = classify(&f, &d).expect("classified");
+        sh.packet(n as u64, t(*us), &d, &k, &mut out);
+    }
+    let counters = super::dup::VlanDupCounters::default();
+    let mut seen = Vec::new();
+    sh.take_vlan_dups(|v| {
+        seen.push(*v);
+        counters.add(v);
+    });
+    seen.sort_by_key(|v| v.vid);
+    assert_eq!(seen.len(), 2);
+    assert_eq!((seen[0].vid, seen[0].pkts, seen[0].dups), (0, 6, [0, 0]));
+    assert_eq!((seen[1].vid, seen[1].pkts, seen[1].dups), (20, 5, [5, 0]));
+    let m = counters.take();
+    assert_eq!(
+        m,
+        crate::record::MarDups {
+            pkts: 5,
+            vid: 20,
+            dirs: 1,
+            vlans: 1,
+            permille: 1000,
+        }
+    );
+    // taken: the next interval starts from zero
+    assert_eq!(counters.take(), crate::record::MarDups::default());
+    // and the shard's tally was handed over
+    let mut again = 0;
+    sh.take_vlan_dups(|_| again += 1);
+    assert_eq!(again, 0);
+}
+
+#[test]
+fn status_mar_carries_the_summary_in_its_pad() {
+    use crate::record::{decode, encode, Mar, MarDups};
+    let m = Mar {
+        dups: MarDups {
+            pkts: 112,
+            vid: 20,
+            dirs: 1,
+            vlans: 2,
+            permille: 500,
+        },
+        ..Default::default()
+    };
+    let mut b = Vec::new();
+    encode::encode_mar(&m, &mut b);
+    assert_eq!(b.len(), 128);
+    assert_eq!(&b[108..120], &[0, 0, 0, 112, 0, 20, 1, 2, 1, 0xf4, 0, 0]);
+    let mut plain = Vec::new();
+    encode::encode_mar(&Mar::default(), &mut plain);
+    assert_eq!(&plain[108..120], &[0; 12], "no copies: the pad stays zero");
+    match decode::decode(&b) {
+        Ok(crate::record::Record::Mar(d)) => assert_eq!(d.dups, m.dups),
+        other => panic!("not a MAR: {other:?}"),
+    }
+}

@@ -83,6 +83,9 @@ pub struct PacketKey<'a> {
     /// under (0x0800 / 0x86DD), for the duplicate detector's content hash. Empty otherwise.
     pub l3: &'a [u8],
     pub l3_type: u16,
+    /// The content hash, computed by [`classify`] while the frame is in cache when duplicate
+    /// detection is on ([`super::dup::set_hashing`]); 0 otherwise.
+    pub chash: u32,
 }
 
 impl PacketKey<'_> {
@@ -90,7 +93,9 @@ impl PacketKey<'_> {
     /// the frame at its IP header); 0 for packets that are not IP.
     #[inline]
     pub fn content_hash(&self) -> u32 {
-        if self.l3.is_empty() {
+        if self.chash != 0 {
+            self.chash
+        } else if self.l3.is_empty() {
             0
         } else {
             argus_common::content_hash(self.l3, 0, self.l3_type)
@@ -274,6 +279,18 @@ impl PacketKey<'_> {
 
 /// Build the key for a decoded frame, or `None` if argus would not model it.
 pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
+    let mut pk = classify_only(frame, d);
+    if super::dup::hashing() {
+        if let Some(p) = pk.as_mut() {
+            if !p.l3.is_empty() {
+                p.chash = argus_common::content_hash(p.l3, 0, p.l3_type);
+            }
+        }
+    }
+    pk
+}
+
+fn classify_only<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
     match d.net {
         Net::Ipv4 { off } => match ipv4(frame, off, d.up) {
             Some(pk) => Some(pk),

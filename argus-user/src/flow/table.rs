@@ -13,7 +13,7 @@
 //! batch at a time and calls [`Shard::prefetch_index`] and then [`Shard::prefetch_flow`] for
 //! packets ahead of the one it is updating, so the misses of many packets overlap.
 
-use super::dup::{DedupMode, DupHist};
+use super::dup::{DedupMode, DupCounts, DupHist};
 use super::key::{KeyBytes, PacketKey, L4};
 use super::tcp::{TcpAction, TcpTracker};
 use super::{Flow, ModelConfig, ProtoState};
@@ -326,6 +326,10 @@ pub struct Shard {
     links: Vec<Link>,
     /// Duplicate history per slab slot (docs/duplicates.md); empty with dedup off.
     dups: Vec<DupHist>,
+    /// Copies per flow slot since its last record (touched by copies and records only).
+    dup_counts: Vec<DupCounts>,
+    /// Packets and copies per VLAN since [`Shard::take_vlan_dups`] (dedup on only).
+    vlan_dups: Vec<super::dup::VlanDups>,
     gens: Vec<u32>,
     free: Vec<u32>,
     queues: Vec<Queue>,
@@ -340,6 +344,9 @@ pub struct Shard {
 
 impl Shard {
     pub fn new(cfg: ModelConfig) -> Shard {
+        if cfg.dedup != DedupMode::Off {
+            super::dup::set_hashing(true);
+        }
         Shard {
             index: Index::with_buckets(2 * INITIAL_FLOWS),
             flows: huge_vec(INITIAL_FLOWS),
@@ -350,6 +357,12 @@ impl Shard {
             } else {
                 huge_vec(INITIAL_FLOWS)
             },
+            dup_counts: if cfg.dedup == DedupMode::Off {
+                Vec::new()
+            } else {
+                huge_vec(INITIAL_FLOWS)
+            },
+            vlan_dups: Vec::with_capacity(super::dup::VLAN_SLOTS),
             gens: Vec::new(),
             free: Vec::new(),
             queues: vec![Queue::default()],
@@ -363,6 +376,14 @@ impl Shard {
 
     pub fn active_flows(&self) -> usize {
         self.index.len
+    }
+
+    /// Hand each VLAN's packets and copies since the last call to `f`, and start again.
+    pub fn take_vlan_dups(&mut self, mut f: impl FnMut(&super::dup::VlanDups)) {
+        for v in &self.vlan_dups {
+            f(v);
+        }
+        self.vlan_dups.clear();
     }
 
     /// First step of the two-step prefetch: the index bucket of a packet's key.
@@ -381,7 +402,7 @@ impl Shard {
         prefetch(&self.links[u]);
         prefetch_hot(&self.flows[u]);
         if let Some(h) = self.dups.get(u) {
-            prefetch_all(h);
+            prefetch(h); // one line, 64-byte aligned
         }
         Some(i)
     }
@@ -443,6 +464,9 @@ impl Shard {
             if let Some(h) = self.dups.get_mut(i as usize) {
                 *h = DupHist::default();
             }
+            if let Some(c) = self.dup_counts.get_mut(i as usize) {
+                *c = DupCounts::default();
+            }
             i
         } else {
             let cap = self.flows.capacity();
@@ -453,8 +477,10 @@ impl Shard {
             let dcap = self.dups.capacity();
             if self.cfg.dedup != DedupMode::Off {
                 self.dups.push(DupHist::default());
+                self.dup_counts.push(DupCounts::default());
                 if self.dups.capacity() != dcap {
                     advise_huge(&self.dups);
+                    advise_huge(&self.dup_counts);
                 }
             }
             if self.flows.capacity() != cap {
@@ -504,10 +530,10 @@ impl Shard {
         let first = !f.reported;
         f.reported = true;
         let mut rec = f.to_record(&self.cfg, cause);
-        if let Some(h) = self.dups.get_mut(i as usize) {
+        if let Some(h) = self.dup_counts.get_mut(i as usize) {
             if h.has_dups() {
                 add_dups(&mut rec, h);
-                h.zero_counts();
+                *h = DupCounts::default();
             }
         }
         self.stats.records += 1;
@@ -685,9 +711,15 @@ impl Shard {
                 _ => self.cfg.dedup_window_us,
             };
             let dir = usize::from(!from_src);
+            let vid = d.vlan_tci.map_or(0, |t| t & 0x0fff);
+            let v = super::dup::vlan_slot(&mut self.vlan_dups, vid);
+            v.pkts += 1;
             if h.check(dir, pk.content_hash(), now.as_micros(), window) {
+                v.dups[dir] += 1;
                 dup = true;
-                h.count(dir, d.wire_len as u64);
+                if let Some(c) = self.dup_counts.get_mut(i as usize) {
+                    c.count(dir, d.wire_len as u64);
+                }
                 self.stats.dup_pkts += 1;
                 self.stats.dup_bytes += d.wire_len as u64;
                 if self.cfg.dedup == DedupMode::Remove {
@@ -925,7 +957,7 @@ impl Shard {
 
 /// Put a flow's duplicate counts on its record: the DUP DSR, and argus' src/dst duplicate bits
 /// in the TCP status word.
-fn add_dups(rec: &mut FlowRecord, h: &DupHist) {
+fn add_dups(rec: &mut FlowRecord, h: &DupCounts) {
     use super::tcp::bits::{DST_DUPLICATES, SRC_DUPLICATES};
     let (s, t) = (h.counts(0), h.counts(1));
     rec.dups = Some(DupDsr {

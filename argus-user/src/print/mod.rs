@@ -112,6 +112,7 @@ fields! {
     DDups "ddups" "DstDups" 8 R;
     SDupBytes "sdupbytes" "SDupBytes" 12 R;
     DDupBytes "ddupbytes" "DDupBytes" 12 R;
+    DupVlan "dupvlan" "DupVlan" 14 R;
     SGap "sgap" "SrcGap" 8 R;
     DGap "dgap" "DstGap" 8 R;
     Inode "inode" "Inode" 18 R;
@@ -1459,6 +1460,7 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
             }
             .to_string()
         }
+        DupVlan => String::new(),
         SGap => opt_u(src_gap(v)),
         DGap => opt_u(dst_gap(v)),
         Inode => String::new(),
@@ -1608,12 +1610,35 @@ fn mar_value(m: &Mar, f: Field, o: &PrintOpts) -> String {
         TcpRtt | SynAck | AckDat | SMeanSz | DMeanSz | PLoss | Load | SLoad | DLoad | SRate
         | DRate | Rate => fl(0.0),
         SRetrans | DRetrans | Loss | SLoss | DLoss => "0".into(),
+        // Mirror copies in the interval (docs/duplicates.md) and the VLAN most affected.
+        Dups => m.dups.pkts.to_string(),
+        DupVlan => dup_vlan_str(&m.dups),
         _ => String::new(),
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Lines
+
+/// A status MAR's most duplicated VLAN: `vid:dirs:percent` (`20:s:50.0%`; vid `-` untagged,
+/// `*` the VLANs beyond the ones tallied; dirs `s`, `d` or `sd`); empty without copies.
+fn dup_vlan_str(d: &crate::record::MarDups) -> String {
+    if d.pkts == 0 {
+        return String::new();
+    }
+    let vid = match d.vid {
+        0 => "-".to_string(),
+        0xFFFF => "*".to_string(),
+        v => v.to_string(),
+    };
+    let dirs = match d.dirs & 3 {
+        1 => "s",
+        2 => "d",
+        3 => "sd",
+        _ => "",
+    };
+    format!("{vid}:{dirs}:{:.1}%", d.permille as f64 / 10.0)
+}
 
 /// Column width of a field under the options.
 fn width(spec: &FieldSpec, o: &PrintOpts) -> usize {

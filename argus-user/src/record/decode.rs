@@ -256,7 +256,14 @@ fn decode_mar(rec: &[u8], cause: Cause) -> Mar {
     m.bytes = c.u32();
     m.suserlen = c.u16();
     m.duserlen = c.u16();
-    c.take(12);
+    m.dups = MarDups {
+        pkts: c.u32(),
+        vid: c.u16(),
+        dirs: c.u8(),
+        vlans: c.u8(),
+        permille: c.u16(),
+    };
+    c.take(2);
     m.thisid = c.u32();
     m
 }

@@ -93,7 +93,11 @@ pub fn encode_mar(m: &Mar, out: &mut Vec<u8>) {
     }
     put_u16(out, m.suserlen);
     put_u16(out, m.duserlen);
-    out.extend_from_slice(&[0u8; 12]);
+    put_u32(out, m.dups.pkts);
+    put_u16(out, m.dups.vid);
+    out.extend_from_slice(&[m.dups.dirs, m.dups.vlans]);
+    put_u16(out, m.dups.permille);
+    put_u16(out, 0);
     put_u32(out, m.thisid);
     put_u32(out, 0xFFFF_FFFF);
     end_record(out, at);

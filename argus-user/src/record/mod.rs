@@ -431,7 +431,27 @@ pub struct Mar {
     pub bytes: u32,
     pub suserlen: u16,
     pub duserlen: u16,
+    /// Duplicate summary of a status MAR (our use of the 12 pad bytes at offset 108, which
+    /// argus-clients 3.0.8 ignore; all zero when the interval had no copies, as argus writes
+    /// them; docs/duplicates.md).
+    pub dups: MarDups,
     pub thisid: u32,
+}
+
+/// The MAR pad's duplicate summary: copies in the interval, and the VLAN with the highest
+/// share of copies among its packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct MarDups {
+    /// Mirror copies found in the interval (all VLANs).
+    pub pkts: u32,
+    /// The VLAN id with the highest share of copies (0: untagged or priority-tagged).
+    pub vid: u16,
+    /// Directions its copies ran in: 0x01 flow source to destination, 0x02 the reverse.
+    pub dirs: u8,
+    /// VLANs (untagged counted as one) with copies in the interval, saturating at 255.
+    pub vlans: u8,
+    /// Copies per thousand packets of that VLAN.
+    pub permille: u16,
 }
 
 /// Event record (type 0x43).
