@@ -223,8 +223,8 @@ extern "C" {
 }
 
 /// `DEDUP_CPU=1 cargo bench -p argus-bench --bench flow_update -- shard_batch`: the batch
-/// update over the whole frame set in each dedup mode, interleaved, 15 rounds of 100k
-/// packets each, best CPU time per packet of each mode (docs/perf.md, docs/duplicates.md).
+/// update over the whole frame set in each dedup mode, interleaved, 15 rounds (`DEDUP_CPU=N`:
+/// N) of 100k packets each, best CPU time per packet of each mode (docs/perf.md, docs/duplicates.md).
 fn dedup_cpu(fs: &FrameSet) {
     let n = fs.frames.len();
     let modes = [
@@ -247,7 +247,12 @@ fn dedup_cpu(fs: &FrameSet) {
     let last = fs.frames[n - 1].2 as i64 * 1_000_000 + fs.frames[n - 1].3 as i64;
     let span = last - first + 1_000_000;
     let mut pre = Vec::with_capacity(512);
-    for round in 0..15i64 {
+    let rounds: i64 = std::env::var("DEDUP_CPU")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&r| r > 1)
+        .unwrap_or(15);
+    for round in 0..rounds {
         for (k, sh) in shards.iter_mut().enumerate() {
             // The content hash is computed by classify only for shards with detection on.
             argus::flow::dup::set_hashing(k != 0);
@@ -320,7 +325,7 @@ fn dedup_cpu(fs: &FrameSet) {
     argus::flow::dup::set_hashing(true);
     for (k, m) in modes.iter().enumerate() {
         eprintln!(
-            "dedup_cpu {:>6}: {:6.1} ns/packet (best of 15, CPU time), {} copies found",
+            "dedup_cpu {:>6}: {:6.1} ns/packet (best of {rounds}, CPU time), {} copies found",
             m.0,
             best[k] as f64 / n as f64,
             shards[k].stats.dup_pkts

@@ -149,6 +149,9 @@ pub struct Flow {
     pub written: bool,
     /// TIME DSR form (1 single timestamp, 2 range), which argus keeps across records.
     pub time_form: u8,
+    /// Copies were counted since the last record: the shard's `DupCounts` of this flow are
+    /// valid (they are not cleared otherwise, so records and new flows need not touch them).
+    pub dups_pending: bool,
     pub encaps: Option<EncapsDsr>,
     pub ipattr: Option<IpAttrDsr>,
     // Cold: present only on some flows or with extended options.
@@ -188,6 +191,7 @@ impl Flow {
             dst_start: Ts::default(),
             dst_end: Ts::default(),
             time_form: 1,
+            dups_pending: false,
             encaps: None,
             ipattr: None,
             vlan: None,

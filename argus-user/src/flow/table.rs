@@ -464,9 +464,6 @@ impl Shard {
             if let Some(h) = self.dups.get_mut(i as usize) {
                 *h = DupHist::default();
             }
-            if let Some(c) = self.dup_counts.get_mut(i as usize) {
-                *c = DupCounts::default();
-            }
             i
         } else {
             let cap = self.flows.capacity();
@@ -530,10 +527,10 @@ impl Shard {
         let first = !f.reported;
         f.reported = true;
         let mut rec = f.to_record(&self.cfg, cause);
-        if let Some(h) = self.dup_counts.get_mut(i as usize) {
-            if h.has_dups() {
+        if f.dups_pending {
+            f.dups_pending = false;
+            if let Some(h) = self.dup_counts.get(i as usize) {
                 add_dups(&mut rec, h);
-                *h = DupCounts::default();
             }
         }
         self.stats.records += 1;
@@ -718,6 +715,10 @@ impl Shard {
                 v.dups[dir] += 1;
                 dup = true;
                 if let Some(c) = self.dup_counts.get_mut(i as usize) {
+                    if !flow.dups_pending {
+                        *c = DupCounts::default();
+                        flow.dups_pending = true;
+                    }
                     c.count(dir, d.wire_len as u64);
                 }
                 self.stats.dup_pkts += 1;
