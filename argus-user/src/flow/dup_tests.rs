@@ -400,3 +400,9 @@ fn status_mar_carries_the_summary_in_its_pad() {
         other => panic!("not a MAR: {other:?}"),
     }
 }
+
+#[test]
+fn the_hot_flow_state_keeps_its_size() {
+    // `dups_pending` sits in padding: the lines every packet touches stay as they were.
+    assert_eq!(super::Flow::HOT_BYTES, 176);
+}
