@@ -26,6 +26,8 @@ struct P {
     ack: u32,
     flags: u8,
     data: usize,
+    /// TCP timestamp option (TSval, TSecr).
+    ts: Option<(u32, u32)>,
 }
 
 impl P {
@@ -42,6 +44,7 @@ impl P {
             ack,
             flags,
             data,
+            ts: None,
         }
     }
 
@@ -60,7 +63,13 @@ impl P {
         } else {
             l4.extend_from_slice(&self.seq.to_be_bytes());
             l4.extend_from_slice(&self.ack.to_be_bytes());
-            l4.extend_from_slice(&[0x50, self.flags, 0x20, 0x00, 0, 0, 0, 0]);
+            let off = if self.ts.is_some() { 0x80 } else { 0x50 };
+            l4.extend_from_slice(&[off, self.flags, 0x20, 0x00, 0, 0, 0, 0]);
+            if let Some((v, e)) = self.ts {
+                l4.extend_from_slice(&[1, 1, 8, 10]);
+                l4.extend_from_slice(&v.to_be_bytes());
+                l4.extend_from_slice(&e.to_be_bytes());
+            }
         }
         l4.extend((0..self.data).map(|k| (k as u32).wrapping_add(self.seq) as u8));
         let proto = if self.udp { 17 } else { 6 };
@@ -405,4 +414,64 @@ fn status_mar_carries_the_summary_in_its_pad() {
 fn the_hot_flow_state_keeps_its_size() {
     // `dups_pending` sits in padding: the lines every packet touches stay as they were.
     assert_eq!(super::Flow::HOT_BYTES, 176);
+}
+
+#[test]
+fn rtt_from_tcp_timestamps_without_a_handshake() {
+    // Picked up mid-connection (IPv6, no handshake): the timestamps give the RTT. The client
+    // sends TSval 100 at 0; the server echoes it 4 ms later (its half: 4 ms) with TSval 900;
+    // the client echoes 900 6 ms after that (its half: 6 ms): RTT 10 ms, not the 2 ms default.
+    let mk = |c: bool, seq: u32, ack: u32, n: usize, ts: (u32, u32)| {
+        let mut p = P::tcp(c, seq, ack, ACK | PSH, n);
+        p.v6 = true;
+        p.ts = Some(ts);
+        p
+    };
+    let seg = mk(true, 1000, 5000, 100, (100, 800));
+    let base = vec![
+        (0, seg.clone()),
+        (4_000, mk(false, 5000, 1100, 0, (900, 100))),
+        (10_000, mk(true, 1100, 5000, 100, (101, 900))),
+    ];
+    // a copy of the first segment 5 ms after it (inside the RTT, outside the default window)
+    let mut pk = base.clone();
+    pk.push((12_000, mk(true, 1200, 5000, 100, (102, 900))));
+    pk.push((15_000, mk(true, 1200, 5000, 100, (102, 900))));
+    let v = tally(&run(DedupMode::Remove, &sorted(pk)));
+    assert_eq!(
+        v[..4],
+        [3, 1, 1, 0],
+        "a resend 3 ms later is a copy with a 10 ms RTT"
+    );
+    // without the timestamps' RTT the 2 ms default window would not catch it
+    let mut pk = base;
+    pk.push((12_000, mk(true, 1200, 5000, 100, (102, 900))));
+    pk.push((22_500, mk(true, 1200, 5000, 100, (102, 900))));
+    let v = tally(&run(DedupMode::Remove, &sorted(pk)));
+    assert_eq!(
+        v[..4],
+        [4, 1, 0, 0],
+        "10.5 ms later (more than the RTT): not a copy"
+    );
+}
+
+#[test]
+fn timestamp_rtt_halves() {
+    let mut r = super::tcp::TsRtt::default();
+    let ts = |v: u32, e: u32| {
+        let mut o = vec![1, 1, 8, 10];
+        o.extend_from_slice(&v.to_be_bytes());
+        o.extend_from_slice(&e.to_be_bytes());
+        o
+    };
+    r.update(0, &ts(10, 0), 1_000);
+    assert_eq!(r.rtt_us(), None);
+    r.update(1, &ts(50, 10), 3_000); // server half 2 ms
+    assert_eq!(r.rtt_us(), None);
+    r.update(0, &ts(11, 50), 4_500); // client half 1.5 ms
+    assert_eq!(r.rtt_us(), Some(3_500));
+    // garbage options are ignored
+    r.update(0, &[8, 3, 0], 5_000);
+    r.update(0, &[2, 0], 5_000);
+    assert_eq!(r.rtt_us(), Some(3_500));
 }

@@ -704,7 +704,10 @@ impl Shard {
         let mut dup = false;
         if let Some(h) = self.dups.get_mut(i as usize) {
             let window = match &flow.proto {
-                ProtoState::Tcp(t) => t.rtt_us().unwrap_or(self.cfg.dedup_window_us),
+                ProtoState::Tcp(t) => t
+                    .rtt_us()
+                    .or(t.ts_rtt.rtt_us())
+                    .unwrap_or(self.cfg.dedup_window_us),
                 _ => self.cfg.dedup_window_us,
             };
             let dir = usize::from(!from_src);
@@ -762,6 +765,14 @@ impl Shard {
         }
         let cfg = &self.cfg;
         let flow = &mut self.flows[i as usize];
+
+        // RTT from TCP timestamps (the duplicate window of flows without a handshake).
+        if let (L4::Tcp(seg), false, ProtoState::Tcp(t)) = (&pk.l4, dup, &mut flow.proto) {
+            if cfg.dedup != DedupMode::Off && !seg.options.is_empty() && t.rtt_us().is_none() {
+                t.ts_rtt
+                    .update(usize::from(!from_src), seg.options, now.as_micros());
+            }
+        }
 
         // Encapsulations of this packet, per direction.
         let e = flow.encaps.get_or_insert(EncapsDsr::default());

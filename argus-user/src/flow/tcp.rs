@@ -176,6 +176,78 @@ pub struct TcpTracker {
     /// Last IP id (raw, as argus stores it) per direction, for out-of-order detection.
     sipid: u16,
     dipid: u16,
+    /// RTT from TCP timestamps, for the duplicate detector (not part of argus' model).
+    pub ts_rtt: TsRtt,
+}
+
+/// Round-trip time from TCP timestamps as seen at the sensor: per direction the latest TSval
+/// and when it was first seen; when the other side echoes it (TSecr), the time since is that
+/// side's half of the RTT (sensor -> endpoint -> sensor). The RTT is the sum of the two
+/// smallest halves seen. Used by the duplicate detector only (docs/duplicates.md).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TsRtt {
+    tsval: [u32; 2],
+    time: [u32; 2],
+    half: [u32; 2],
+}
+
+impl TsRtt {
+    /// The RTT (µs) once both halves were measured.
+    #[inline]
+    pub fn rtt_us(&self) -> Option<u32> {
+        (self.half[0] > 0 && self.half[1] > 0).then(|| self.half[0].saturating_add(self.half[1]))
+    }
+
+    /// A segment of direction `dir` (0 source, 1 destination) at `now_us` with `options`.
+    #[inline]
+    pub fn update(&mut self, dir: usize, options: &[u8], now_us: i64) {
+        let Some((val, ecr)) = timestamps(options) else {
+            return;
+        };
+        let (d, o) = (dir & 1, (dir & 1) ^ 1);
+        let now = now_us as u32;
+        if val != self.tsval[d] {
+            self.tsval[d] = val;
+            self.time[d] = now;
+        }
+        if ecr != 0 && ecr == self.tsval[o] {
+            let sample = now.wrapping_sub(self.time[o]);
+            // one sample per echoed TSval: later echoes of it would only be longer
+            self.tsval[o] = 0;
+            if sample > 0 && sample < 60_000_000 && (self.half[o] == 0 || sample < self.half[o]) {
+                self.half[o] = sample;
+            }
+        }
+    }
+}
+
+/// TSval and TSecr of a TCP timestamp option (kind 8, length 10), if the options hold one.
+fn timestamps(opts: &[u8]) -> Option<(u32, u32)> {
+    let mut i = 0usize;
+    while i < opts.len() {
+        match opts[i] {
+            0 => return None,
+            1 => i += 1,
+            8 => {
+                let b = opts.get(i + 2..i + 10)?;
+                if opts.get(i + 1) != Some(&10) {
+                    return None;
+                }
+                return Some((
+                    u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+                    u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                ));
+            }
+            _ => {
+                let l = *opts.get(i + 1)? as usize;
+                if l < 2 {
+                    return None;
+                }
+                i += l;
+            }
+        }
+    }
+    None
 }
 
 fn abs_diff_us(a: Ts, b: Ts) -> u32 {
@@ -354,6 +426,7 @@ impl TcpTracker {
         let to_dst = self.restart_to_dst;
         *self = TcpTracker {
             status_only: self.status_only,
+            ts_rtt: self.ts_rtt,
             ..TcpTracker::default()
         };
         self.start(seg, true, now);
