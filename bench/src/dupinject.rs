@@ -8,7 +8,8 @@
 //! * [`Mutation::Ttl`]: TTL (IPv4, header checksum fixed up incrementally) or hop limit (IPv6)
 //!   minus one, as a routed mirror does.
 //!
-//! Copies arrive after their original by a delay between 1 µs and [`Config::max_delay_us`], in
+//! Copies arrive after their original by a delay between 1 µs and [`Config::max_delay_us`], and
+//! with at most [`Config::reach`] later packets of the same flow and direction in between, in
 //! one of two orders ([`Order`]): each copy right behind its original (1,1',2,2',3,3'), or the
 //! copies of a run of up to three frames of one flow and direction after the run
 //! (1,2,3,1',2',3'), as a mirror that buffers does. Either both directions of a flow are
@@ -53,6 +54,10 @@ pub struct Config {
     pub order: Order,
     /// Copy only the direction of each flow's first frame.
     pub one_way: bool,
+    /// At most this many later packets of the copied packet's flow and direction come between
+    /// a packet and its copy (the reach of a detector's history; usize::MAX: no limit; runs
+    /// need at least 3).
+    pub reach: usize,
     /// Mutations, chosen at random per copy (an empty list: exact copies).
     pub mutations: Vec<Mutation>,
 }
@@ -65,6 +70,7 @@ impl Default for Config {
             max_delay_us: 50,
             order: Order::Adjacent,
             one_way: false,
+            reach: usize::MAX - 1,
             mutations: vec![
                 Mutation::None,
                 Mutation::Mac,
@@ -303,6 +309,24 @@ pub fn inject(frames: &[Frame], cfg: &Config) -> (Vec<Frame>, Truth) {
         first_dir.entry(p.key).or_insert(p.a_to_b);
     }
     let eligible = |p: &Parsed| !cfg.one_way || first_dir.get(&p.key) == Some(&p.a_to_b);
+    // A copy must arrive before the (reach + 1)-th next packet of its flow and direction.
+    let reach = cfg.reach.max(1);
+    let mut limit = vec![i64::MAX; frames.len()];
+    {
+        let mut by_dir: BTreeMap<(FlowKey, bool), Vec<usize>> = BTreeMap::new();
+        for (i, p) in parsed.iter().enumerate() {
+            if let Some(p) = p {
+                by_dir.entry((p.key, p.a_to_b)).or_default().push(i);
+            }
+        }
+        for idx in by_dir.values() {
+            for (k, &i) in idx.iter().enumerate() {
+                if let Some(&j) = k.checked_add(reach + 1).and_then(|x| idx.get(x)) {
+                    limit[i] = frames[j].ts_us;
+                }
+            }
+        }
+    }
     // (original index, copy time): copies, each keyed to sort right after its anchor.
     let mut copies: Vec<(usize, i64, Frame)> = Vec::new();
     let mut truth = Truth::default();
@@ -334,7 +358,7 @@ pub fn inject(frames: &[Frame], cfg: &Config) -> (Vec<Frame>, Truth) {
                 let delay = 1 + rng.below(max_delay) as i64;
                 // Right behind the original: never after the next frame of the capture.
                 let next = frames.get(i + 1).map_or(i64::MAX, |n| n.ts_us);
-                let ts = (f.ts_us + delay).min(next).max(f.ts_us);
+                let ts = (f.ts_us + delay).min(next).min(limit[i]).max(f.ts_us);
                 let (mut c, m) = mutate(f, p, pick(&mut rng));
                 c.ts_us = ts;
                 record(&mut truth, p, f, m);
@@ -377,7 +401,7 @@ pub fn inject(frames: &[Frame], cfg: &Config) -> (Vec<Frame>, Truth) {
                         continue;
                     };
                     let (mut c, m) = mutate(&frames[i], p, pick(&mut rng));
-                    c.ts_us = ts.max(frames[end].ts_us);
+                    c.ts_us = ts.min(limit[i]).max(frames[end].ts_us);
                     record(&mut truth, p, &frames[i], m);
                     copies.push((end, c.ts_us, c));
                     ts += 1;

@@ -11,7 +11,7 @@ use argus::server::{Outputs, Server, ServerOptions};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [--xdp-unwanted drop|pass] [--dedup yes|count|no] [--dedup-window secs] [filter expression]";
+const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [--xdp-unwanted drop|pass] [--dedup count|yes|report|no] [--dedup-window secs] [filter expression]";
 
 /// The command line over the configuration files: `-X` and `-F` first (files are read before
 /// any flag applies, so flags win), then every other flag in order.

@@ -22,11 +22,10 @@ pub enum DedupMode {
     /// No detection.
     Off,
     /// Detect and report duplicates (DUP DSR, the TCP duplicate status bits, sensor counters)
-    /// and change nothing else: every field argus 3.0.8 writes stays as argus writes it (the
-    /// default).
+    /// and change nothing else: every field argus 3.0.8 writes stays as argus writes it.
     Report,
     /// Report, and keep copies out of the TCP state machine (retransmissions, loss, gaps,
-    /// state), but count them in the packet and byte totals, as argus does.
+    /// state), but count them in the packet and byte totals, as argus does (the default).
     Count,
     /// Report, and keep copies out of everything: totals are what the wire carried once.
     Remove,

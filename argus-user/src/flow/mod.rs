@@ -59,7 +59,7 @@ impl Default for ModelConfig {
             psize: false,
             user_len: 0,
             filter: None,
-            dedup: dup::DedupMode::Report,
+            dedup: dup::DedupMode::Count,
             dedup_window_us: dup::DEFAULT_WINDOW_US,
         }
     }

@@ -30,6 +30,9 @@ struct Args {
     /// Copy only the direction of each flow's first frame.
     #[arg(long)]
     one_way: bool,
+    /// At most this many later packets of the flow and direction between a packet and its copy.
+    #[arg(long)]
+    reach: Option<usize>,
     /// Comma-separated mutations: none, mac, vlan (add tag 20), unvlan, ttl.
     #[arg(long, default_value = "none,mac,vlan,unvlan,ttl")]
     mutate: String,
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         max_delay_us: a.max_delay_us,
         order,
         one_way: a.one_way,
+        reach: a.reach.unwrap_or(usize::MAX - 1),
         mutations,
     };
     let (out, truth) = inject(&frames, &cfg);
