@@ -416,7 +416,10 @@ fn mix_pcap(path: &Path) {
         e
     };
     let chains: Vec<(u8, Vec<u8>)> = vec![
-        (0, [ext(6, 0), common::tcp(41000, 443, 7, 0, 0x02, 0)].concat()),
+        (
+            0,
+            [ext(6, 0), common::tcp(41000, 443, 7, 0, 0x02, 0)].concat(),
+        ),
         (60, [ext(43, 1), ext(17, 0), udp(6001, 53, 20)].concat()),
         (51, {
             let mut ah = vec![6, 4, 0, 0];
