@@ -125,6 +125,21 @@ fn sensor_filter_keeps_exactly_the_selected_flows() {
                 "argus - {expr}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
+            // The exit line counts what the filter rejected: a filter and its complement
+            // reject every packet between them, once.
+            if i == 0 {
+                let not = tmp.path().join(format!("n{n}.argus"));
+                let o2 = argus(pcap, &not, Some(&format!("not ({expr})")));
+                let (r1, p1) = rejected(&o.stderr).expect("exit line with the rejected packets");
+                let (r2, p2) = rejected(&o2.stderr).expect("exit line with the rejected packets");
+                assert_eq!(p1, p2, "{}: packets modelled", pcap.display());
+                assert_eq!(
+                    r1 + r2,
+                    p1,
+                    "{}: '{expr}' and its complement reject every packet once",
+                    pcap.display()
+                );
+            }
             let got = print(&out, None);
             let want: Vec<String> = match sel {
                 Sel::Debian(e) => print(&all, Some(e)),
@@ -165,6 +180,14 @@ fn sensor_filter_keeps_exactly_the_selected_flows() {
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// (rejected, modelled packets) from the sensor's `filter: R of M packets rejected (...)` line.
+fn rejected(stderr: &[u8]) -> Option<(u64, u64)> {
+    let text = String::from_utf8_lossy(stderr);
+    let l = text.lines().find(|l| l.starts_with("argus: filter: "))?;
+    let w: Vec<&str> = l.split_whitespace().collect();
+    Some((w.get(2)?.parse().ok()?, w.get(4)?.parse().ok()?))
 }
 
 /// A bad filter, or one naming a record-only field, stops the sensor before it reads anything,

@@ -252,6 +252,15 @@ argus: refusing to start with filter '{f}'"
     let cfg = EngineConfig { workers, model };
     let report = engine::run(&cfg, sources, &mut outputs);
     stop_events(events);
+    if cfg.model.filter.is_some() {
+        eprintln!(
+            "argus: filter: {} of {} packets rejected ({} read, {} not modelled)",
+            report.filtered,
+            report.packets - report.unmodelled,
+            report.packets,
+            report.unmodelled
+        );
+    }
     for w in &report.warnings {
         eprintln!("argus: warning: {w}");
     }
@@ -407,6 +416,15 @@ fn live(cfg: &SensorConfig) -> ExitCode {
         "argus: {} workers ({} pinned to a core): {} frames handed to the worker owning their flow, {} dropped on a full hand-off ring",
         spread.workers, spread.pinned, spread.handed_off, spread.ring_dropped
     );
+    if cfg.filter.is_some() {
+        eprintln!(
+            "argus: filter: {} of {} packets rejected ({} read, {} not modelled)",
+            report.filtered,
+            report.packets - report.unmodelled,
+            report.packets,
+            report.unmodelled
+        );
+    }
     eprintln!(
         "argus: {} packets, {} flows, {} records",
         report.packets, report.flows, report.records

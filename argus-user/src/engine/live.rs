@@ -647,6 +647,7 @@ pub fn run_live(
         for st in stats {
             report.flows += st.flows_created;
             report.unmodelled += st.unmodelled;
+            report.filtered += st.filtered;
         }
         report.records = records;
     });

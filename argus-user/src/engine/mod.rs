@@ -230,6 +230,8 @@ pub struct RunReport {
     pub records: u64,
     pub flows: u64,
     pub unmodelled: u64,
+    /// Packets the sensor filter rejected (not tracked).
+    pub filtered: u64,
     /// Fatal errors of an input (the file stopped there; what came before was used).
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
@@ -626,6 +628,7 @@ fn run_with(
         for st in stats {
             report.flows += st.flows_created;
             report.unmodelled += st.unmodelled;
+            report.filtered += st.filtered;
         }
         report.records = records;
     });
