@@ -21,42 +21,6 @@ fn die(msg: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Connects to an argus server (same protocol as `ra -S`): reads the init MAR, sends `START: `.
-fn connect(addr: &str) -> io::Result<(Box<dyn Read>, std::net::TcpStream)> {
-    use std::net::ToSocketAddrs;
-    let with_port = if addr.rsplit_once(':').is_some_and(|(h, p)| {
-        !h.is_empty() && p.parse::<u16>().is_ok() && (!h.contains(':') || h.ends_with(']'))
-    }) {
-        addr.to_string()
-    } else {
-        format!("{addr}:561")
-    };
-    let target = with_port
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::other("no address"))?;
-    let mut sock =
-        std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(10))?;
-    let mut hdr = [0u8; 4];
-    sock.read_exact(&mut hdr)?;
-    if hdr[0] & 0x0f < 3 || hdr[0] & 0xf0 != 0x80 {
-        return Err(io::Error::other(format!(
-            "not an argus 3 server (first record type/version 0x{:02x})",
-            hdr[0]
-        )));
-    }
-    let words = u16::from_be_bytes([hdr[2], hdr[3]]) as usize;
-    let mut mar = hdr.to_vec();
-    mar.resize(words.max(1) * 4, 0);
-    sock.read_exact(&mut mar[4..])?;
-    if hdr[1] == 0x80 {
-        return Err(io::Error::other("the server refused the connection"));
-    }
-    sock.write_all(b"START: ")?;
-    let reader = sock.try_clone()?;
-    Ok((Box::new(io::Cursor::new(mar).chain(reader)), sock))
-}
-
 enum Input {
     File(String),
     Stream(String),
@@ -133,7 +97,7 @@ fn main() -> ExitCode {
                     continue;
                 }
             },
-            Input::Stream(a) => match connect(a) {
+            Input::Stream(a) => match argus::client::connect(a) {
                 Ok((r, sock)) => {
                     streams.push(sock);
                     (a.clone(), r)

@@ -644,11 +644,7 @@ pub fn run_live(
             }
         }
         let (stats, records) = merger.join().unwrap_or_default();
-        for st in stats {
-            report.flows += st.flows_created;
-            report.unmodelled += st.unmodelled;
-            report.filtered += st.filtered;
-        }
+        report.add_shards(&stats);
         report.records = records;
     });
     report.packets = counters.packets.load(Ordering::Relaxed);

@@ -237,6 +237,17 @@ pub struct RunReport {
     pub warnings: Vec<String>,
 }
 
+impl RunReport {
+    /// Fold the workers' shard counters in (flows, unmodelled and filtered packets).
+    fn add_shards(&mut self, stats: &[ShardStats]) {
+        for st in stats {
+            self.flows += st.flows_created;
+            self.unmodelled += st.unmodelled;
+            self.filtered += st.filtered;
+        }
+    }
+}
+
 /// Engine settings.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -625,11 +636,7 @@ fn run_with(
         report.bytes = feeder.bytes;
         feeder.finish();
         let (stats, records) = merger.join().unwrap_or_default();
-        for st in stats {
-            report.flows += st.flows_created;
-            report.unmodelled += st.unmodelled;
-            report.filtered += st.filtered;
-        }
+        report.add_shards(&stats);
         report.records = records;
     });
     report
