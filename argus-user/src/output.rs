@@ -111,6 +111,18 @@ impl StreamWriter {
     pub fn status_mar(&self, st: &SensorStatus) -> Mar {
         status_mar(self.srcid, self.report_interval, st)
     }
+
+    /// Write the record encoded in `buf`; the first write error is kept for the end.
+    fn write_record(&mut self) -> io::Result<()> {
+        if let Err(e) = self.out.write_all(&self.buf) {
+            if self.error.is_none() {
+                self.error = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+            return Err(e);
+        }
+        self.records += 1;
+        Ok(())
+    }
 }
 
 impl RecordSink for StreamWriter {
@@ -126,26 +138,12 @@ impl RecordSink for StreamWriter {
     fn flow(&mut self, rec: &FlowRecord) -> io::Result<()> {
         self.buf.clear();
         encode::encode_flow(rec, &mut self.buf);
-        if let Err(e) = self.out.write_all(&self.buf) {
-            if self.error.is_none() {
-                self.error = Some(io::Error::new(e.kind(), e.to_string()));
-            }
-            return Err(e);
-        }
-        self.records += 1;
-        Ok(())
+        self.write_record()
     }
 
     fn event(&mut self, ev: &crate::record::EventRecord) -> io::Result<()> {
         self.buf.clear();
         encode::encode_event(ev, &mut self.buf);
-        if let Err(e) = self.out.write_all(&self.buf) {
-            if self.error.is_none() {
-                self.error = Some(io::Error::new(e.kind(), e.to_string()));
-            }
-            return Err(e);
-        }
-        self.records += 1;
-        Ok(())
+        self.write_record()
     }
 }
