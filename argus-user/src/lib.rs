@@ -7,6 +7,7 @@ pub mod engine;
 pub mod event;
 pub mod filter;
 pub mod flow;
+pub mod gen;
 pub mod output;
 pub mod print;
 #[cfg(target_os = "linux")]
