@@ -21,6 +21,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "libelf-dev",
     "iproute2",
     "hyperfine",
+    "snmpd",
 ];
 
 /// bpf-linker release installed when none is on PATH. 0.10.x with its default features
