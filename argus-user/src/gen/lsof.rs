@@ -176,6 +176,10 @@ pub fn socket_holders(proc_root: &Path) -> (HashMap<u64, Vec<u32>>, HashMap<u32,
     pids.sort_unstable();
     for pid in pids {
         let base = proc_root.join(pid.to_string());
+        // comm first: a process gone by now is skipped whole, so pid and comm go together.
+        let Ok(comm) = std::fs::read(base.join("comm")) else {
+            continue;
+        };
         let Ok(fds) = std::fs::read_dir(base.join("fd")) else {
             continue;
         };
@@ -193,10 +197,8 @@ pub fn socket_holders(proc_root: &Path) -> (HashMap<u64, Vec<u32>>, HashMap<u32,
             }
         }
         if any {
-            if let Ok(c) = std::fs::read(base.join("comm")) {
-                let c = String::from_utf8_lossy(&c);
-                comms.insert(pid, c.strip_suffix('\n').unwrap_or(&c).to_string());
-            }
+            let c = String::from_utf8_lossy(&comm);
+            comms.insert(pid, c.strip_suffix('\n').unwrap_or(&c).to_string());
         }
     }
     (by_inode, comms)
@@ -460,6 +462,62 @@ mod tests {
         ] {
             let _ = parse_net(junk, Proto::Udp);
         }
+    }
+
+    #[test]
+    fn gen_lsof_collect_from_a_fake_proc() {
+        use std::os::unix::fs::symlink;
+        let dir = std::env::temp_dir().join(format!("ralsof-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mk = |p: &Path| std::fs::create_dir_all(p).expect("mkdir");
+        mk(&dir.join("net"));
+        std::fs::write(dir.join("net/tcp"), TCP).expect("w");
+        std::fs::write(dir.join("net/udp"), "header\n").expect("w");
+        // 10 and 11 share the listener (inode 1111); 12 has no comm (gone): skipped; 13 holds
+        // a pipe only.
+        for (pid, comm, links) in [
+            (
+                "10",
+                Some("sshd\n"),
+                vec!["socket:[1111]", "socket:[1111]", "/dev/null"],
+            ),
+            ("11", Some("sshd\n"), vec!["socket:[1111]"]),
+            ("12", None, vec!["socket:[2222]"]),
+            ("13", Some("cat\n"), vec!["pipe:[5]"]),
+            ("self", Some("x\n"), vec!["socket:[2222]"]),
+        ] {
+            let b = dir.join(pid);
+            mk(&b.join("fd"));
+            if let Some(c) = comm {
+                std::fs::write(b.join("comm"), c).expect("w");
+            }
+            for (i, l) in links.iter().enumerate() {
+                symlink(l, b.join("fd").join(i.to_string())).expect("symlink");
+            }
+        }
+        let o = Options {
+            proc_root: dir.clone(),
+            limit: 0,
+        };
+        let (v, errors) = collect(&o);
+        // no tcp6/udp6: not an error (no IPv6); the TIME_WAIT socket (inode 0) is left out.
+        assert!(errors.is_empty(), "{errors:?}");
+        let pids: Vec<_> = v.iter().map(|s| (s.inode, s.pid)).collect();
+        assert_eq!(pids, [(1111, Some(10)), (1111, Some(11)), (2222, None)]);
+        assert_eq!(v[0].comm.as_deref(), Some("sshd"));
+        assert_eq!(v[0].state, "LISTEN");
+        assert_eq!(v[2].comm, None);
+        assert_eq!(v[2].remote, Some("127.0.0.1:54321".parse().expect("addr")));
+        let (v, _) = collect(&Options {
+            proc_root: dir.clone(),
+            limit: 2,
+        });
+        assert_eq!(v.len(), 2);
+        std::fs::remove_file(dir.join("net/tcp")).expect("rm");
+        let (v, errors) = collect(&o);
+        assert!(v.is_empty());
+        assert_eq!(errors.len(), 1, "a missing /proc/net/tcp is an error");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn sample() -> Vec<SocketOwner> {
