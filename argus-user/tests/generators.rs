@@ -455,7 +455,25 @@ fn rasnmp_reads_interfaces_and_a_known_arp_entry_from_snmpd() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains(&agent) && err.contains("no answer"), "{err}");
-    assert!(o.stdout.is_empty());
+    let j = stdout(&rasnmp_in(
+        ns,
+        &[
+            "-M",
+            "json",
+            "-t",
+            "0.3",
+            "-r",
+            "0",
+            "-p",
+            port,
+            "127.0.0.1",
+        ],
+    ));
+    let j: serde_json::Value = serde_json::from_str(&j).expect("JSON on failure");
+    assert_eq!(j["agent"], agent.as_str());
+    assert!(j["errors"][0]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("no answer")));
 
     let conf = dir.path().join("snmpd.conf");
     std::fs::write(&conf, "rocommunity public 127.0.0.1\n").expect("write snmpd.conf");
@@ -591,12 +609,20 @@ fn rasnmp_times_out_on_a_silent_port_with_exit_1() {
     );
     let took = t.elapsed();
     assert_eq!(o.status.code(), Some(1), "{o:?}");
-    assert!(o.stdout.is_empty());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("no answer within"),
         "{err}"
     );
+    // The sensor keeps only standard output: the reason is in the document as well.
+    let out = stdout(&o);
+    let d = roxmltree::Document::parse(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let e = elements(&d, "Error");
+    assert_eq!(e.len(), 1, "{out}");
+    assert!(e[0]
+        .attribute("message")
+        .is_some_and(|m| m.contains("no answer within")));
+    assert_eq!(elements(&d, "Interface").len(), 0);
     assert!(err.contains("2 tries"), "{err}");
     assert!(
         took >= Duration::from_millis(700) && took < Duration::from_secs(5),

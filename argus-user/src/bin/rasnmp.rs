@@ -1,8 +1,8 @@
 //! `rasnmp`: interface counters (IF-MIB) and the ARP table (IP-MIB) of a device over SNMP
 //! v2c, as one XML document, or JSON with `-M json`; an event generator for
 //! `ARGUS_EVENT_DATA="prog:/usr/bin/rasnmp -c public switch1:1m:compress"`
-//! (docs/generators.md). Exit status 1 when the agent does not answer or answers badly
-//! (nothing is printed then), 2 on bad usage.
+//! (docs/generators.md). Exit status 1 when the agent does not answer or answers badly (the
+//! document then holds only an `<Error>` saying why), 2 on bad usage.
 
 use argus::gen::{self, snmp, Format};
 use std::process::ExitCode;
@@ -78,6 +78,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            // The sensor keeps standard output only: the reason goes into the document too.
+            let mut doc = snmp::error_document(&o, &e);
+            print!("{}", doc.render_capped(fmt, cap).0);
             eprintln!("rasnmp: {e}");
             ExitCode::from(1)
         }

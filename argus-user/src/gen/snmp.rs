@@ -138,6 +138,15 @@ pub fn mac_string(b: &[u8]) -> Option<String> {
 
 type Rows = Vec<(Vec<u64>, SVal)>;
 
+/// `HOST:PORT`, `[V6]:PORT` for an IPv6 literal.
+pub fn agent_string(o: &Options) -> String {
+    if o.host.contains(':') {
+        format!("[{}]:{}", o.host, o.port)
+    } else {
+        format!("{}:{}", o.host, o.port)
+    }
+}
+
 enum Req {
     Get,
     Bulk,
@@ -154,11 +163,7 @@ pub struct Client {
 
 impl Client {
     pub fn connect(o: &Options) -> Result<Client, String> {
-        let target = if o.host.contains(':') {
-            format!("[{}]:{}", o.host, o.port)
-        } else {
-            format!("{}:{}", o.host, o.port)
-        };
+        let target = agent_string(o);
         if o.timeout.is_zero() {
             return Err("timeout must be more than 0".into());
         }
@@ -568,6 +573,16 @@ pub fn document(d: &Device) -> Node {
                 .opt("type", a.kind.as_deref()),
         );
     }
+    doc
+}
+
+/// The document of a query that failed: the agent and an `<Error>` with the reason.
+pub fn error_document(o: &Options, reason: &str) -> Node {
+    let mut doc = root("snmp")
+        .attr("agent", agent_string(o))
+        .list("interfaces")
+        .list("arp");
+    doc.push(super::error_node("snmp", reason));
     doc
 }
 
