@@ -106,6 +106,35 @@ pub fn status_mar(srcid: SrcId, report_interval: u16, st: &SensorStatus) -> Mar 
     m
 }
 
+/// The supplemental MARs (cause 0x90) that follow a status MAR: one per interface and VLAN
+/// with copies in the interval (docs/duplicates.md, "Showing a faulty SPAN").
+pub fn dup_mars<'a>(
+    srcid: SrcId,
+    report_interval: u16,
+    st: &'a SensorStatus,
+) -> impl Iterator<Item = Mar> + 'a {
+    st.dup_detail.iter().map(move |v| {
+        let mut m = base_mar(srcid, report_interval, st.since);
+        m.cause = Cause::Supplemental;
+        m.argusid = srcid.value();
+        m.now = st.now;
+        m.pkts_rcvd = v.pkts[0] + v.pkts[1];
+        let c = |x: u64| x.min(u32::MAX as u64) as u32;
+        (m.records, m.flows) = (c(v.pkts[0]), c(v.pkts[1]));
+        (m.dropped, m.queue) = (c(v.dups[0]), c(v.dups[1]));
+        m.set_dup_iface(&v.iface);
+        let (permille, _) = crate::flow::dup::dup_ratio(v.pkts, v.dups);
+        m.dups = crate::record::MarDups {
+            pkts: c(v.dups[0] + v.dups[1]),
+            vid: v.vid,
+            dirs: u8::from(v.dups[0] > 0) | (u8::from(v.dups[1] > 0) << 1),
+            vlans: 1,
+            permille: permille.min(u16::MAX as u32) as u16,
+        };
+        m
+    })
+}
+
 impl StreamWriter {
     /// The MAR status record for this stream.
     pub fn status_mar(&self, st: &SensorStatus) -> Mar {
@@ -130,8 +159,11 @@ impl RecordSink for StreamWriter {
         let m = self.status_mar(st);
         self.buf.clear();
         encode::encode_mar(&m, &mut self.buf);
+        for d in dup_mars(self.srcid, self.report_interval, st) {
+            encode::encode_mar(&d, &mut self.buf);
+        }
         self.out.write_all(&self.buf)?;
-        self.records += 1;
+        self.records += 1 + st.dup_detail.len() as u32;
         self.out.flush()
     }
 

@@ -765,7 +765,7 @@ impl RecordSink for Outputs {
     /// A MAR status record to the file and to every client, with the clients connected and the
     /// records dropped for them since the last one.
     fn status(&mut self, st: &crate::engine::SensorStatus) -> io::Result<()> {
-        let mut st = *st;
+        let mut st = st.clone();
         if let Some(s) = &self.server {
             let total = s.dropped_total();
             st.client_drops = total.saturating_sub(self.drops_reported);
@@ -782,6 +782,11 @@ impl RecordSink for Outputs {
                 self.buf.clear();
                 encode::encode_mar(&output::status_mar(srcid, interval, &st), &mut self.buf);
                 s.publish(&self.buf);
+                for d in output::dup_mars(srcid, interval, &st) {
+                    self.buf.clear();
+                    encode::encode_mar(&d, &mut self.buf);
+                    s.publish(&self.buf);
+                }
             }
         }
         r

@@ -419,3 +419,148 @@ fn mar_status_records_every_interval() {
     );
     assert!(flows_max > 0, "status MARs report the flows in the tables");
 }
+
+/// A faulty SPAN shows in the status MARs: two interfaces, one mirroring VLAN 10's
+/// client-to-server packets twice, the other mirroring the server-to-client packets of its
+/// untagged traffic twice, and VLAN 30 clean. Each status interval's supplemental MARs name the
+/// interface, VLAN and direction, and add up to the copies sent; Debian's `ra` reads the file.
+#[test]
+fn span_duplicates_show_per_interface_and_vlan_in_status_mars() {
+    if !can_run_live("live_capture") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two pairs; the second's capture end moves into the first's namespace as `vc`.
+    let v = Veth::new("d1");
+    let w = Veth::new("d2");
+    common::sh(&["ip", "-n", &w.a, "link", "set", "va", "name", "vc"]);
+    common::sh(&["ip", "-n", &w.a, "link", "set", "vc", "netns", &v.a]);
+    common::sh(&["ip", "-n", &v.a, "link", "set", "vc", "up"]);
+    // UDP flows whose every packet differs (IP id), so only the mirror's copies repeat.
+    let frame = |tags: &[(u16, u16)], fwd: bool, flow: u8, id: u16| {
+        let (s, d, sp, dp) = if fwd {
+            ([10, 0, flow, 1], [10, 0, flow, 2], 4000 + flow as u16, 53)
+        } else {
+            ([10, 0, flow, 2], [10, 0, flow, 1], 53, 4000 + flow as u16)
+        };
+        let mut ip = ipv4(s, d, 17, 0, &udp(sp, dp, 40));
+        ip[4..6].copy_from_slice(&id.to_be_bytes());
+        let mut f = eth([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2], tags, 0x0800);
+        f.extend_from_slice(&ip);
+        f
+    };
+    let (pa, pb) = (dir.path().join("a.pcap"), dir.path().join("b.pcap"));
+    let (mut a, mut b) = (PcapWriter::create(&pa), PcapWriter::create(&pb));
+    let (mut copies_a, mut copies_b, mut id) = (0u64, 0u64, 0u16);
+    for round in 0..40u16 {
+        for flow in 1..=4u8 {
+            id = id.wrapping_add(1);
+            // VLAN 10 on `va`: client-to-server packets twice.
+            let f = frame(&[(0x8100, 10)], true, flow, id);
+            a.put(&f);
+            a.put(&f);
+            copies_a += 1;
+            a.put(&frame(&[(0x8100, 10)], false, flow, id));
+            // VLAN 30 on `va`: clean.
+            a.put(&frame(&[(0x8100, 30)], true, flow + 10, id));
+            a.put(&frame(&[(0x8100, 30)], false, flow + 10, id));
+            // untagged on `vc`: server-to-client packets twice, every other round.
+            b.put(&frame(&[], true, flow + 20, id));
+            let r = frame(&[], false, flow + 20, id);
+            b.put(&r);
+            if round % 2 == 0 {
+                b.put(&r);
+                copies_b += 1;
+            }
+        }
+    }
+    drop((a, b));
+    let out = dir.path().join("span.argus");
+    // A long default window: the test's copies must not depend on the sender's scheduling.
+    let c = start_sensor(
+        &v.a,
+        &out,
+        &["-i", "vc", "-M", "1", "--dedup-window", "0.5"],
+    );
+    replay(&v.b, &pa, 2000);
+    replay(&w.b, &pb, 2000);
+    std::thread::sleep(Duration::from_millis(1300));
+    stop_sensor(c);
+    drop(w);
+
+    // Sum the supplemental MARs per interface and VLAN.
+    let bytes = std::fs::read(&out).expect("read output");
+    let mut rd = argus::record::decode::RecordReader::new(&bytes[..]);
+    let mut detail: BTreeMap<(String, u16), ([u64; 2], [u64; 2])> = BTreeMap::new();
+    let (mut status_copies, mut statuses) = (0u64, 0);
+    while let Some(r) = rd.next_record() {
+        if let Ok(argus::record::Record::Mar(m)) = r {
+            if m.cause == argus::record::Cause::Status {
+                statuses += 1;
+                status_copies += m.dups.pkts as u64;
+            }
+            if m.is_dup_detail() {
+                let e = detail.entry((m.dup_iface(), m.dups.vid)).or_default();
+                for d in 0..2 {
+                    e.0[d] += m.dup_pkts()[d];
+                    e.1[d] += m.dup_copies()[d];
+                }
+            }
+        }
+    }
+    assert!(statuses >= 1, "no status MAR");
+    let keys: Vec<_> = detail.keys().cloned().collect();
+    assert_eq!(
+        keys,
+        [("va".to_string(), 10), ("vc".to_string(), 0)],
+        "the interfaces and VLANs with copies (VLAN 30 is clean): {detail:?}"
+    );
+    assert_eq!(
+        detail[&("va".into(), 10)],
+        ([160 + copies_a, 160], [copies_a, 0])
+    );
+    assert_eq!(
+        detail[&("vc".into(), 0)],
+        ([160, 160 + copies_b], [0, copies_b])
+    );
+    assert_eq!(status_copies, copies_a + copies_b, "status MARs' copies");
+
+    // Our ra shows them as DUP lines: interface, VLAN, direction and share.
+    let o = Command::new(env!("CARGO_BIN_EXE_ra"))
+        .args(["-n", "-c", ",", "-r"])
+        .arg(&out)
+        .args(["-s", "state", "saddr", "sport", "sdups", "ddups", "dupvlan"])
+        .output()
+        .expect("run ra");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let dup_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("DUP")).collect();
+    assert!(
+        dup_lines
+            .iter()
+            .any(|l| l.starts_with("DUP,va,10,") && l.ends_with(",0,10:s:50.0%")),
+        "ra's DUP line of VLAN 10 on va: {dup_lines:?}"
+    );
+    assert!(
+        dup_lines
+            .iter()
+            .any(|l| l.starts_with("DUP,vc,-,0,") && l.contains(":d:")),
+        "ra's DUP line of vc: {dup_lines:?}"
+    );
+
+    // Debian's ra reads the file: every record, the supplemental MARs as `man` lines.
+    match Command::new("ra").args(["-n", "-r"]).arg(&out).output() {
+        Ok(o) => {
+            assert!(o.status.success(), "Debian ra failed on the file");
+            let theirs = String::from_utf8_lossy(&o.stdout).lines().count();
+            let ours = Command::new(env!("CARGO_BIN_EXE_ra"))
+                .args(["-n", "-r"])
+                .arg(&out)
+                .output()
+                .expect("run ra");
+            let ours = String::from_utf8_lossy(&ours.stdout).lines().count();
+            assert_eq!(theirs, ours, "Debian's ra and ours print the same records");
+        }
+        Err(_) if require() => panic!("Debian's ra is missing (ARGUS_REQUIRE_REFERENCE=1)"),
+        Err(_) => eprintln!("\n*** Debian's ra is missing: file not checked with it ***\n"),
+    }
+}

@@ -169,7 +169,7 @@ impl LiveWorker<'_> {
     }
 
     /// One captured frame: into the batch of the worker that owns its shard.
-    fn frame(&mut self, meta: &FrameMeta, shard_hash: Option<u32>, data: &[u8]) {
+    fn frame(&mut self, ifx: u16, meta: &FrameMeta, shard_hash: Option<u32>, data: &[u8]) {
         self.packets += 1;
         self.bytes += meta.len as u64;
         let ts = Ts {
@@ -195,6 +195,7 @@ impl LiveWorker<'_> {
             start,
             caplen: data.len() as u32,
             map: COPIED,
+            ifx,
         }));
         if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
             self.ship(k, false);
@@ -421,7 +422,7 @@ struct WorkerEnd {
 fn live_worker(
     w: usize,
     cfg: &EngineConfig,
-    mut sources: Vec<Box<dyn LiveSource>>,
+    mut sources: Vec<(u16, Box<dyn LiveSource>)>,
     mesh: &Mesh,
     tx: Sender<(usize, MergeMsg)>,
     counters: &EngineCounters,
@@ -471,7 +472,7 @@ fn live_worker(
     };
     let lag_us = sources
         .iter()
-        .map(|s| s.visibility_lag())
+        .map(|(_, s)| s.visibility_lag())
         .max()
         .unwrap_or_default()
         .as_micros() as i64;
@@ -486,9 +487,10 @@ fn live_worker(
         // polls below.
         let poll_start = crate::output::now().as_micros();
         let mut got = 0;
-        for src in sources.iter_mut() {
+        for (ifx, src) in sources.iter_mut() {
             let timeout = if stopping { Duration::ZERO } else { wait };
-            let mut deliver = |m: FrameMeta, h: Option<u32>, d: &[u8]| lw.frame(&m, h, d);
+            let ifx = *ifx;
+            let mut deliver = |m: FrameMeta, h: Option<u32>, d: &[u8]| lw.frame(ifx, &m, h, d);
             match src.poll_hashed(timeout, &mut deliver) {
                 Ok(k) => got += k,
                 Err(e) => {
@@ -526,7 +528,7 @@ fn live_worker(
         lw.advance();
         if last_stats.elapsed() >= Duration::from_secs(1) {
             last_stats = Instant::now();
-            let dropped: u64 = sources.iter_mut().map(|s| s.stats().dropped).sum();
+            let dropped: u64 = sources.iter_mut().map(|(_, s)| s.stats().dropped).sum();
             counters
                 .dropped
                 .fetch_add(dropped.saturating_sub(dropped_seen), Ordering::Relaxed);
@@ -576,7 +578,7 @@ fn live_worker(
     let handed_off = lw.handed_off;
     lw.st.end(&tx);
     WorkerEnd {
-        sources,
+        sources: sources.into_iter().map(|(_, s)| s).collect(),
         handed_off,
         pinned,
     }
@@ -596,14 +598,24 @@ pub fn run_live(
     live: &mut Vec<LiveReport>,
 ) -> (RunReport, LiveEngineReport) {
     let n = cfg.workers.max(1);
+    // Interfaces in the order they were given: duplicate tallies are kept per interface.
+    let mut names: Vec<String> = Vec::new();
+    let mut per_worker: Vec<Vec<(u16, Box<dyn LiveSource>)>> = (0..n).map(|_| Vec::new()).collect();
+    for (i, s) in sources.into_iter().enumerate() {
+        let ifx = match names.iter().position(|x| x == s.name()) {
+            Some(k) => k,
+            None => {
+                names.push(s.name().to_string());
+                names.len() - 1
+            }
+        };
+        per_worker[i % n].push((ifx.min(u16::MAX as usize) as u16, s));
+    }
     let counters = Arc::new(EngineCounters {
         flows: (0..n).map(|_| Default::default()).collect(),
+        vlan_dups: crate::flow::dup::VlanDupCounters::new(names),
         ..Default::default()
     });
-    let mut per_worker: Vec<Vec<Box<dyn LiveSource>>> = (0..n).map(|_| Vec::new()).collect();
-    for (i, s) in sources.into_iter().enumerate() {
-        per_worker[i % n].push(s);
-    }
     let cpus = thread::available_parallelism().map_or(1, |c| c.get());
     let pin = n > 1 && n <= cpus;
     let mesh = Mesh::new(n);

@@ -48,6 +48,8 @@ struct FrameRef {
     start: u64,
     caplen: u32,
     map: u32,
+    /// Capture interface (index into the sensor's interfaces; 0 for files).
+    ifx: u16,
 }
 
 /// [`FrameRef::map`] of a frame copied into the batch.
@@ -185,7 +187,7 @@ pub trait RecordSink: Send {
 
 /// What a MAR status record reports: the interval it covers and the sensor's counters over it
 /// (argus reports packets, bytes and drops of the interval, and the current flows).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SensorStatus {
     /// Start of the interval (the previous report, or the sensor's start).
     pub since: Ts,
@@ -205,6 +207,8 @@ pub struct SensorStatus {
     pub client_drops: u64,
     /// Mirror copies in the interval and the VLAN most affected.
     pub dups: crate::record::MarDups,
+    /// Every interface and VLAN with copies in the interval (supplemental MARs).
+    pub dup_detail: Vec<crate::flow::dup::IfVlanDups>,
 }
 
 /// Counters the reader and the workers share with the merger for status reports: written once
@@ -218,7 +222,8 @@ pub struct EngineCounters {
     pub ring_dropped: std::sync::atomic::AtomicU64,
     /// Active flows of each worker.
     pub flows: Vec<std::sync::atomic::AtomicU64>,
-    /// Packets and mirror copies per VLAN (added once per batch; docs/duplicates.md).
+    /// Packets and mirror copies per interface and VLAN (added once per batch;
+    /// docs/duplicates.md).
     pub vlan_dups: crate::flow::dup::VlanDupCounters,
 }
 
@@ -381,6 +386,7 @@ impl WorkerState {
                 Item::Frame(f) => {
                     match &pre[j] {
                         Some((d, pk, h)) => {
+                            shard.cur_ifx = f.ifx;
                             shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut outs.ems)
                         }
                         None => shard.stats.unmodelled += 1,
@@ -540,6 +546,7 @@ impl Feeder<'_> {
             start,
             caplen,
             map: map_i,
+            ifx: 0,
         }));
         self.clock_at(ts);
         // Ticks must not pile up in idle workers' batches.
@@ -893,7 +900,7 @@ impl MarClock {
             c.bytes.load(Relaxed),
             c.dropped.load(Relaxed),
         );
-        let st = SensorStatus {
+        let mut st = SensorStatus {
             since: self.since,
             now,
             packets: p.saturating_sub(self.packets),
@@ -903,8 +910,10 @@ impl MarClock {
             records: records.saturating_sub(self.records),
             clients: 0,
             client_drops: 0,
-            dups: c.vlan_dups.take(),
+            dups: Default::default(),
+            dup_detail: Vec::new(),
         };
+        (st.dups, st.dup_detail) = c.vlan_dups.take();
         (self.packets, self.bytes, self.dropped, self.records) = (p, b, d, records);
         self.since = now;
         while self.next_us <= now_us {

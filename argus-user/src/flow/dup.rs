@@ -48,37 +48,44 @@ impl DedupMode {
     }
 }
 
-/// Packets and copies seen on one VLAN (0: untagged) since the worker last published them.
+/// Packets and copies seen on one interface and VLAN (0: untagged) since the worker last
+/// published them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VlanDups {
+    /// The capture interface (index into the sensor's interface list; 0 for files).
+    pub ifx: u16,
     pub vid: u16,
-    pub pkts: u64,
-    /// Copies by flow direction (source to destination, the reverse).
+    /// Packets by flow direction (source to destination, the reverse), copies included.
+    pub pkts: [u64; 2],
+    /// Copies by flow direction.
     pub dups: [u64; 2],
 }
 
-/// VLANs a shard tallies separately between two publications; later ones share the last
-/// slot (vid [`VLAN_OTHER`]).
+/// Interface-VLAN pairs a shard tallies separately between two publications; later ones share
+/// the last slot (vid [`VLAN_OTHER`]).
 pub const VLAN_SLOTS: usize = 16;
 /// The slot of VLANs beyond [`VLAN_SLOTS`].
 pub const VLAN_OTHER: u16 = 0xFFFF;
 
-/// The slot of `vid` in `t` (a vector of at most [`VLAN_SLOTS`] entries, reserved up front).
+/// The slot of interface `ifx`, VLAN `vid` in `t` (a vector of at most [`VLAN_SLOTS`] entries,
+/// reserved up front: nothing is allocated per packet).
 #[inline]
-pub fn vlan_slot(t: &mut Vec<VlanDups>, vid: u16) -> &mut VlanDups {
-    let k = match t.iter().position(|v| v.vid == vid) {
+pub fn vlan_slot(t: &mut Vec<VlanDups>, ifx: u16, vid: u16) -> &mut VlanDups {
+    let k = match t.iter().position(|v| v.vid == vid && v.ifx == ifx) {
         Some(k) => k,
         None if t.len() + 1 < VLAN_SLOTS => {
             t.push(VlanDups {
+                ifx,
                 vid,
                 ..Default::default()
             });
             t.len() - 1
         }
-        None => match t.iter().position(|v| v.vid == VLAN_OTHER) {
+        None => match t.iter().position(|v| v.vid == VLAN_OTHER && v.ifx == ifx) {
             Some(k) => k,
             None => {
                 t.push(VlanDups {
+                    ifx,
                     vid: VLAN_OTHER,
                     ..Default::default()
                 });
@@ -89,71 +96,136 @@ pub fn vlan_slot(t: &mut Vec<VlanDups>, vid: u16) -> &mut VlanDups {
     &mut t[k]
 }
 
-/// The sensor's per-VLAN packet and copy counters between two status MARs: workers add their
-/// tallies once per batch ([`VlanDupCounters::add`]), the merger takes the interval's summary
-/// ([`VlanDupCounters::take`]). Index: VLAN id, 4096 for [`VLAN_OTHER`].
+/// Copies per thousand packets in the direction with the highest share of copies, and that
+/// direction's bit (0x01 flow source to destination, 0x02 the reverse). 500: half the
+/// packets of that direction were copies, i.e. each was seen twice; 1000: the VLAN carried
+/// nothing but copies in that direction (the originals came on another VLAN or interface).
+pub fn dup_ratio(pkts: [u64; 2], dups: [u64; 2]) -> (u32, u8) {
+    let mut best = (0u32, 0u8);
+    for d in 0..2 {
+        if dups[d] == 0 {
+            continue;
+        }
+        let pm = (dups[d].saturating_mul(1000) / pkts[d].max(dups[d])) as u32;
+        if pm > best.0 {
+            best = (pm, 1 << d);
+        }
+    }
+    best
+}
+
+/// One interface and VLAN with copies in a status interval (a supplemental MAR,
+/// docs/duplicates.md "Showing a faulty SPAN").
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfVlanDups {
+    pub iface: String,
+    pub vid: u16,
+    pub pkts: [u64; 2],
+    pub dups: [u64; 2],
+}
+
+/// Per-interface counters of [`VlanDupCounters`]: index VLAN id, 4096 for [`VLAN_OTHER`].
+#[derive(Debug)]
+struct IfCounters {
+    pkts: Box<[[AtomicU64; 2]]>,
+    dups: Box<[[AtomicU64; 2]]>,
+}
+
+impl IfCounters {
+    fn new() -> IfCounters {
+        IfCounters {
+            pkts: (0..4097).map(|_| Default::default()).collect(),
+            dups: (0..4097).map(|_| Default::default()).collect(),
+        }
+    }
+}
+
+/// The sensor's packet and copy counters per interface and VLAN between two status MARs:
+/// workers add their tallies once per batch ([`VlanDupCounters::add`]), the merger takes the
+/// interval's figures ([`VlanDupCounters::take`]).
 #[derive(Debug)]
 pub struct VlanDupCounters {
-    pkts: Box<[AtomicU64]>,
-    dups: Box<[[AtomicU64; 2]]>,
+    names: Vec<String>,
+    ifs: Vec<IfCounters>,
 }
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 impl Default for VlanDupCounters {
     fn default() -> Self {
-        VlanDupCounters {
-            pkts: (0..4097).map(|_| AtomicU64::new(0)).collect(),
-            dups: (0..4097).map(|_| Default::default()).collect(),
-        }
+        VlanDupCounters::new(Vec::new())
     }
 }
 
 impl VlanDupCounters {
+    /// Counters for the capture interfaces `names` (interface index `i` is `names[i]`; with
+    /// none, one unnamed interface).
+    pub fn new(mut names: Vec<String>) -> VlanDupCounters {
+        if names.is_empty() {
+            names.push(String::new());
+        }
+        let ifs = names.iter().map(|_| IfCounters::new()).collect();
+        VlanDupCounters { names, ifs }
+    }
+
     pub fn add(&self, v: &VlanDups) {
+        let Some(c) = self.ifs.get(v.ifx as usize).or(self.ifs.last()) else {
+            return;
+        };
         let i = if v.vid == VLAN_OTHER {
             4096
         } else {
             (v.vid & 0x0fff) as usize
         };
-        self.pkts[i].fetch_add(v.pkts, Relaxed);
         for d in 0..2 {
+            if v.pkts[d] > 0 {
+                c.pkts[i][d].fetch_add(v.pkts[d], Relaxed);
+            }
             if v.dups[d] > 0 {
-                self.dups[i][d].fetch_add(v.dups[d], Relaxed);
+                c.dups[i][d].fetch_add(v.dups[d], Relaxed);
             }
         }
     }
 
-    /// The interval's summary (and reset): all copies, and the VLAN with the highest share of
-    /// copies among its packets (more copies break ties).
-    pub fn take(&self) -> crate::record::MarDups {
+    /// The interval's figures (and reset): the summary of a status MAR (all copies; the VLAN
+    /// with the highest ratio of copies, more copies breaking ties) and every interface and
+    /// VLAN with copies, in interface then VLAN order.
+    pub fn take(&self) -> (crate::record::MarDups, Vec<IfVlanDups>) {
         let mut m = crate::record::MarDups::default();
-        let (mut total, mut best) = (0u64, (0u64, 0u64));
-        for i in 0..4097 {
-            let p = self.pkts[i].swap(0, Relaxed);
-            if p == 0 {
-                continue;
-            }
-            let d = [
-                self.dups[i][0].swap(0, Relaxed),
-                self.dups[i][1].swap(0, Relaxed),
-            ];
-            let n = d[0] + d[1];
-            if n == 0 {
-                continue;
-            }
-            total += n;
-            m.vlans = m.vlans.saturating_add(1);
-            let pm = (n * 1000 / p.max(n)).min(1000);
-            if (pm, n) > best {
-                best = (pm, n);
-                m.vid = if i == 4096 { VLAN_OTHER } else { i as u16 };
-                m.dirs = u8::from(d[0] > 0) | (u8::from(d[1] > 0) << 1);
-                m.permille = pm as u16;
+        let mut detail = Vec::new();
+        let (mut total, mut best) = (0u64, (0u32, 0u64));
+        for (name, c) in self.names.iter().zip(&self.ifs) {
+            for i in 0..4097 {
+                let take2 = |a: &[AtomicU64; 2]| [a[0].swap(0, Relaxed), a[1].swap(0, Relaxed)];
+                let p = take2(&c.pkts[i]);
+                if p == [0, 0] {
+                    continue;
+                }
+                let d = take2(&c.dups[i]);
+                let n = d[0] + d[1];
+                if n == 0 {
+                    continue;
+                }
+                let vid = if i == 4096 { VLAN_OTHER } else { i as u16 };
+                total += n;
+                m.vlans = m.vlans.saturating_add(1);
+                let (pm, _) = dup_ratio(p, d);
+                if (pm, n) > best {
+                    best = (pm, n);
+                    m.vid = vid;
+                    m.dirs = u8::from(d[0] > 0) | (u8::from(d[1] > 0) << 1);
+                    m.permille = pm.min(u16::MAX as u32) as u16;
+                }
+                detail.push(IfVlanDups {
+                    iface: name.clone(),
+                    vid,
+                    pkts: p,
+                    dups: d,
+                });
             }
         }
         m.pkts = total.min(u32::MAX as u64) as u32;
-        m
+        (m, detail)
     }
 }
 

@@ -363,9 +363,25 @@ fn vlan_tallies_show_the_mirrored_vlan_and_direction() {
     });
     seen.sort_by_key(|v| v.vid);
     assert_eq!(seen.len(), 2);
-    assert_eq!((seen[0].vid, seen[0].pkts, seen[0].dups), (0, 6, [0, 0]));
-    assert_eq!((seen[1].vid, seen[1].pkts, seen[1].dups), (20, 5, [5, 0]));
-    let m = counters.take();
+    assert_eq!(
+        (seen[0].vid, seen[0].pkts, seen[0].dups),
+        (0, [5, 1], [0, 0])
+    );
+    assert_eq!(
+        (seen[1].vid, seen[1].pkts, seen[1].dups),
+        (20, [5, 0], [5, 0])
+    );
+    let (m, detail) = counters.take();
+    assert_eq!(
+        detail,
+        [super::dup::IfVlanDups {
+            iface: String::new(),
+            vid: 20,
+            pkts: [5, 0],
+            dups: [5, 0],
+        }],
+        "only the VLAN with copies is detailed"
+    );
     assert_eq!(
         m,
         crate::record::MarDups {
@@ -377,7 +393,7 @@ fn vlan_tallies_show_the_mirrored_vlan_and_direction() {
         }
     );
     // taken: the next interval starts from zero
-    assert_eq!(counters.take(), crate::record::MarDups::default());
+    assert_eq!(counters.take(), Default::default());
     // and the shard's tally was handed over
     let mut again = 0;
     sh.take_vlan_dups(|_| again += 1);

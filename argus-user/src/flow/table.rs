@@ -338,6 +338,9 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Index of the packet being processed (for queue order tags).
     pub cur_idx: u64,
+    /// Capture interface of the packets being processed (index into the sensor's interface
+    /// list; duplicate tallies are kept per interface and VLAN).
+    pub cur_ifx: u16,
     /// Packets that found their flow expired since the caller last drained this.
     pub triggers: Vec<Trigger>,
 }
@@ -369,6 +372,7 @@ impl Shard {
             tq_order: Vec::new(),
             stats: ShardStats::default(),
             cur_idx: 0,
+            cur_ifx: 0,
             triggers: Vec::new(),
             cfg,
         }
@@ -378,7 +382,7 @@ impl Shard {
         self.index.len
     }
 
-    /// Hand each VLAN's packets and copies since the last call to `f`, and start again.
+    /// Hand each interface and VLAN's packets and copies since the last call to `f`, and start again.
     pub fn take_vlan_dups(&mut self, mut f: impl FnMut(&super::dup::VlanDups)) {
         for v in &self.vlan_dups {
             f(v);
@@ -712,8 +716,8 @@ impl Shard {
             };
             let dir = usize::from(!from_src);
             let vid = d.vlan_tci.map_or(0, |t| t & 0x0fff);
-            let v = super::dup::vlan_slot(&mut self.vlan_dups, vid);
-            v.pkts += 1;
+            let v = super::dup::vlan_slot(&mut self.vlan_dups, self.cur_ifx, vid);
+            v.pkts[dir] += 1;
             if h.check(dir, pk.content_hash(), now.as_micros(), window) {
                 v.dups[dir] += 1;
                 dup = true;

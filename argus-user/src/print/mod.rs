@@ -1574,6 +1574,11 @@ fn cause_str(c: Cause) -> &'static str {
 fn mar_value(m: &Mar, f: Field, o: &PrintOpts) -> String {
     use Field::*;
     let fl = |x: f64| fmt_f(x, o);
+    if m.is_dup_detail() {
+        if let Some(v) = dup_detail_value(m, f) {
+            return v;
+        }
+    }
     match f {
         SrcId => std::net::Ipv4Addr::from(if m.cause == Cause::Start {
             m.thisid
@@ -1617,20 +1622,50 @@ fn mar_value(m: &Mar, f: Field, o: &PrintOpts) -> String {
     }
 }
 
+/// Fields of a duplicate-detail MAR (one interface and VLAN's copies in a status interval,
+/// docs/duplicates.md) that differ from a status MAR's: the interface as source address, the
+/// VLAN as source port, packets and copies by flow direction, state `DUP`.
+fn dup_detail_value(m: &Mar, f: Field) -> Option<String> {
+    use Field::*;
+    let (p, c) = (m.dup_pkts(), m.dup_copies());
+    Some(match f {
+        SAddr => match m.dup_iface() {
+            i if i.is_empty() => "-".into(),
+            i => i,
+        },
+        SPort => vid_str(m.dups.vid),
+        DAddr | DPort | Bytes | SBytes | DBytes | AppBytes | SAppBytes | DAppBytes => "0".into(),
+        Pkts => (p[0] + p[1]).to_string(),
+        SPkts => p[0].to_string(),
+        DPkts => p[1].to_string(),
+        SDups => c[0].to_string(),
+        DDups => c[1].to_string(),
+        State => "DUP".into(),
+        _ => return None,
+    })
+}
+
+fn vid_str(vid: u16) -> String {
+    match vid {
+        0 => "-".to_string(),
+        0xFFFF => "*".to_string(),
+        v => v.to_string(),
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lines
 
-/// A status MAR's most duplicated VLAN: `vid:dirs:percent` (`20:s:50.0%`; vid `-` untagged,
-/// `*` the VLANs beyond the ones tallied; dirs `s`, `d` or `sd`); empty without copies.
+/// A status MAR's most duplicated VLAN, or a duplicate-detail MAR's VLAN: `vid:dirs:percent`
+/// (`20:s:50.0%`: on VLAN 20, half the packets of the flows' source-to-destination direction
+/// were copies; vid `-` untagged, `*` the VLANs beyond the ones tallied; dirs `s`, `d` or `sd`
+/// where copies were seen; percent of the direction with the highest share); empty without
+/// copies.
 fn dup_vlan_str(d: &crate::record::MarDups) -> String {
     if d.pkts == 0 {
         return String::new();
     }
-    let vid = match d.vid {
-        0 => "-".to_string(),
-        0xFFFF => "*".to_string(),
-        v => v.to_string(),
-    };
+    let vid = vid_str(d.vid);
     let dirs = match d.dirs & 3 {
         1 => "s",
         2 => "d",

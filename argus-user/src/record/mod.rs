@@ -438,6 +438,45 @@ pub struct Mar {
     pub thisid: u32,
 }
 
+impl Mar {
+    /// A supplemental MAR (cause 0x90) carrying one interface and VLAN's copies in a status
+    /// interval (docs/duplicates.md, "Showing a faulty SPAN"): written after the status MAR
+    /// of the interval, one per interface and VLAN with copies.
+    pub fn is_dup_detail(&self) -> bool {
+        self.cause == Cause::Supplemental && self.dups.pkts > 0
+    }
+
+    /// Packets by flow direction of a duplicate-detail MAR (`records`, `flows`).
+    pub fn dup_pkts(&self) -> [u64; 2] {
+        [self.records as u64, self.flows as u64]
+    }
+
+    /// Copies by flow direction of a duplicate-detail MAR (`dropped`, `queue`).
+    pub fn dup_copies(&self) -> [u64; 2] {
+        [self.dropped as u64, self.queue as u64]
+    }
+
+    /// The interface name of a duplicate-detail MAR: up to 16 bytes, NUL-padded, in the
+    /// `output`, `clients`, `bufs` and `bytes` words.
+    pub fn dup_iface(&self) -> String {
+        let mut b = Vec::with_capacity(16);
+        for w in [self.output, self.clients, self.bufs, self.bytes] {
+            b.extend_from_slice(&w.to_be_bytes());
+        }
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    }
+
+    /// Store `name` (cut to 16 bytes) as [`Mar::dup_iface`] reads it.
+    pub fn set_dup_iface(&mut self, name: &str) {
+        let mut b = [0u8; 16];
+        let n = name.len().min(16);
+        b[..n].copy_from_slice(&name.as_bytes()[..n]);
+        let w = |k: usize| u32::from_be_bytes([b[k], b[k + 1], b[k + 2], b[k + 3]]);
+        (self.output, self.clients, self.bufs, self.bytes) = (w(0), w(4), w(8), w(12));
+    }
+}
+
 /// The MAR pad's duplicate summary: copies in the interval, and the VLAN with the highest
 /// share of copies among its packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
