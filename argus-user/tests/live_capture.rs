@@ -534,6 +534,7 @@ fn span_duplicates_show_per_interface_and_vlan_in_status_mars() {
         .expect("run ra");
     let text = String::from_utf8_lossy(&o.stdout);
     let dup_lines: Vec<&str> = text.lines().filter(|l| l.starts_with("DUP")).collect();
+    eprintln!("ra's DUP lines:\n{}", dup_lines.join("\n"));
     assert!(
         dup_lines
             .iter()
