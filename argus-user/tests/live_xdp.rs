@@ -259,6 +259,19 @@ fn check_pcap(v: &Veth, cap: &Capture, pcap: &Path) -> u64 {
                 "{name}: frame {i}: XDP shard hash vs frame_shard_hash"
             );
             shard_checked += 1;
+            // The live engine takes the kernel's content hash for these frames instead of
+            // computing it (engine::live, flow::key::classify_with): it must be the one the
+            // flow engine computes from the classified packet.
+            let d = argus::wire::decode(ETHERNET, w, w.len() as u32);
+            if let Some(pk) = argus::flow::key::classify(w, &d) {
+                if !pk.l3.is_empty() {
+                    assert_eq!(
+                        meta.content_hash,
+                        pk.content_hash(),
+                        "{name}: frame {i}: kernel content hash vs the flow engine's"
+                    );
+                }
+            }
         }
     }
     eprintln!(

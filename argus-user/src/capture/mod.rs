@@ -214,7 +214,17 @@ pub struct LiveStats {
 }
 
 /// Callback of [`LiveSource::poll_hashed`]: frame metadata, shard hash if known, bytes.
-pub type HashedCallback<'a> = dyn FnMut(FrameMeta, Option<u32>, &[u8]) + 'a;
+pub type HashedCallback<'a> = dyn FnMut(FrameMeta, Option<KernelHashes>, &[u8]) + 'a;
+
+/// Hashes the XDP program computed for a frame of the shapes user space's fast path reads
+/// (`argus_common::meta_flags::SHARD_HASH`): for those both equal what user space would compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelHashes {
+    /// The shard hash (`engine::shard::frame_shard_hash`).
+    pub shard: u32,
+    /// The duplicate-detection content hash (`flow::key::PacketKey::content_hash`).
+    pub content: u32,
+}
 
 /// A live capture source (AF_PACKET ring, AF_XDP sockets): frames as they arrive.
 pub trait LiveSource: Send {
@@ -229,9 +239,9 @@ pub trait LiveSource: Send {
     ) -> io::Result<usize>;
     /// Counters since the source was opened.
     fn stats(&mut self) -> LiveStats;
-    /// [`LiveSource::poll`] that also hands over each frame's shard hash when the capture
-    /// path computed it already (the XDP program does, in the kernel); `None` otherwise, and
-    /// the engine computes it.
+    /// [`LiveSource::poll`] that also hands over each frame's shard and content hashes when
+    /// the capture path computed them already (the XDP program does, in the kernel); `None`
+    /// otherwise, and the engine computes them.
     fn poll_hashed(
         &mut self,
         timeout: std::time::Duration,

@@ -26,7 +26,7 @@
 //! batch is taken from the rx ring.
 
 use super::sys::{add_promiscuous, getsockopt, last_err, setsockopt};
-use super::{FrameMeta, HashedCallback, LiveSource, LiveStats};
+use super::{FrameMeta, HashedCallback, KernelHashes, LiveSource, LiveStats};
 use crate::config::XdpMode;
 use argus_common::xdp_maps::{self, stat};
 use argus_common::{XdpMeta, XDP_META_MAGIC};
@@ -531,7 +531,15 @@ impl LiveSource for XdpQueue {
     }
 
     fn poll_hashed(&mut self, timeout: Duration, f: &mut HashedCallback<'_>) -> io::Result<usize> {
-        self.poll_meta(timeout, &mut |m, x, d| f(m, x.and_then(shard_hash), d))
+        self.poll_meta(timeout, &mut |m, x, d| {
+            let k = x.and_then(|x| {
+                shard_hash(x).map(|shard| KernelHashes {
+                    shard,
+                    content: x.content_hash,
+                })
+            });
+            f(m, k, d)
+        })
     }
 
     /// The program stamps a frame before the redirect; in copy mode the frame reaches the

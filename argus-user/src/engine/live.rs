@@ -33,7 +33,7 @@ use super::{
     merge, shard, Batch, Clock, EngineConfig, EngineCounters, FrameRef, Item, LiveReport, MergeMsg,
     RecordSink, RunReport, WorkerState, BATCH, COALESCE_BELOW, COALESCE_WAIT, COPIED, FLUSH_EVERY,
 };
-use crate::capture::{FrameMeta, LiveSource};
+use crate::capture::{FrameMeta, KernelHashes, LiveSource};
 use crate::record::Ts;
 use crossbeam_channel::{bounded, Sender};
 use crossbeam_queue::ArrayQueue;
@@ -169,7 +169,7 @@ impl LiveWorker<'_> {
     }
 
     /// One captured frame: into the batch of the worker that owns its shard.
-    fn frame(&mut self, ifx: u16, meta: &FrameMeta, shard_hash: Option<u32>, data: &[u8]) {
+    fn frame(&mut self, ifx: u16, meta: &FrameMeta, kh: Option<KernelHashes>, data: &[u8]) {
         self.packets += 1;
         self.bytes += meta.len as u64;
         let ts = Ts {
@@ -178,7 +178,8 @@ impl LiveWorker<'_> {
         };
         let idx = self.idx(ts);
         let k = if self.n > 1 {
-            let h = shard_hash
+            let h = kh
+                .map(|k| k.shard)
                 .unwrap_or_else(|| shard::frame_shard_hash(meta.linktype, data, meta.len));
             h as usize % self.n
         } else {
@@ -196,6 +197,7 @@ impl LiveWorker<'_> {
             caplen: data.len() as u32,
             map: COPIED,
             ifx,
+            chash: kh.map_or(0, |k| k.content),
         }));
         if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
             self.ship(k, false);
@@ -490,7 +492,8 @@ fn live_worker(
         for (ifx, src) in sources.iter_mut() {
             let timeout = if stopping { Duration::ZERO } else { wait };
             let ifx = *ifx;
-            let mut deliver = |m: FrameMeta, h: Option<u32>, d: &[u8]| lw.frame(ifx, &m, h, d);
+            let mut deliver =
+                |m: FrameMeta, h: Option<KernelHashes>, d: &[u8]| lw.frame(ifx, &m, h, d);
             match src.poll_hashed(timeout, &mut deliver) {
                 Ok(k) => got += k,
                 Err(e) => {

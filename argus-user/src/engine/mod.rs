@@ -24,7 +24,7 @@ pub mod shard;
 pub use live::{run_live, LiveEngineReport};
 
 use crate::capture::{FrameMeta, FrameSource, LiveStats, Mapped};
-use crate::flow::key::{classify, PacketKey};
+use crate::flow::key::{classify_with, PacketKey};
 use crate::flow::table::{key_hash, Emitted, Shard, ShardStats, Trigger};
 use crate::flow::ModelConfig;
 use crate::record::{FlowRecord, Ts};
@@ -50,6 +50,8 @@ struct FrameRef {
     map: u32,
     /// Capture interface (index into the sensor's interfaces; 0 for files).
     ifx: u16,
+    /// The content hash the XDP program computed; 0: none, computed in `classify`.
+    chash: u32,
 }
 
 /// [`FrameRef::map`] of a frame copied into the batch.
@@ -358,7 +360,7 @@ impl WorkerState {
                 Item::Frame(f) => {
                     let frame = b.frame(&f);
                     let d = wire::decode(f.linktype, frame, f.len);
-                    classify(frame, &d).map(|pk| {
+                    classify_with(frame, &d, f.chash).map(|pk| {
                         let h = key_hash(&pk.key);
                         shard.prefetch_index(h);
                         (d, pk, h)
@@ -547,6 +549,7 @@ impl Feeder<'_> {
             caplen,
             map: map_i,
             ifx: 0,
+            chash: 0,
         }));
         self.clock_at(ts);
         // Ticks must not pile up in idle workers' batches.

@@ -279,10 +279,20 @@ impl PacketKey<'_> {
 
 /// Build the key for a decoded frame, or `None` if argus would not model it.
 pub fn classify<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
+    classify_with(frame, d, 0)
+}
+
+/// [`classify`] with the content hash the XDP program computed for the frame (0: none). The
+/// kernel's hash is taken only for frames of the shapes whose L3 start it agrees on with
+/// user space (`KernelHashes`); otherwise it is computed here.
+#[inline]
+pub fn classify_with<'a>(frame: &'a [u8], d: &Decoded, kernel_chash: u32) -> Option<PacketKey<'a>> {
     let mut pk = classify_only(frame, d);
     if super::dup::hashing() {
         if let Some(p) = pk.as_mut() {
-            if !p.l3.is_empty() {
+            if kernel_chash != 0 {
+                p.chash = kernel_chash;
+            } else if !p.l3.is_empty() {
                 p.chash = argus_common::content_hash(p.l3, 0, p.l3_type);
             }
         }
