@@ -230,6 +230,7 @@ fn dedup_cpu(fs: &FrameSet) {
     let modes = [
         ("off", DedupMode::Off),
         ("report", DedupMode::Report),
+        ("count", DedupMode::Count),
         ("remove", DedupMode::Remove),
     ];
     let mut shards: Vec<Shard> = modes
@@ -241,7 +242,7 @@ fn dedup_cpu(fs: &FrameSet) {
             })
         })
         .collect();
-    let mut best = [u64::MAX; 3];
+    let mut best = [u64::MAX; 4];
     let mut out: Vec<Emitted> = Vec::with_capacity(1 << 16);
     let first = fs.frames[0].2 as i64 * 1_000_000 + fs.frames[0].3 as i64;
     let last = fs.frames[n - 1].2 as i64 * 1_000_000 + fs.frames[n - 1].3 as i64;
