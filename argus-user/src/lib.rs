@@ -1,5 +1,6 @@
 //! Argus 3 flow sensor library: capture sources, packet decoding, the flow engine, the Argus 3
 //! record codec and the client-side printing used by `ra`.
+pub mod addrlist;
 pub mod capture;
 pub mod cli;
 pub mod client;
