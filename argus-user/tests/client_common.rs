@@ -573,3 +573,41 @@ fn two_streams_at_once() {
         assert_eq!(mine, want, "records of sensor -e {id}");
     }
 }
+
+#[test]
+fn inputs_open_twice() {
+    // The record source is a reusable value: a second pass over file inputs (a later
+    // pre-pass, e.g. for sorting) sees the same records; a damaged input counts each time.
+    let (dir, a, b) = files();
+    let pat = format!("{}/*.argus", dir.path().display());
+    let inputs = argus::cli::Inputs::new(vec![
+        argus::cli::Input::File(s(a).into()),
+        argus::cli::Input::from_arg(&pat),
+        argus::cli::Input::File("/nonexistent.argus".into()),
+    ]);
+    assert!(inputs.rereadable());
+    let pass = || {
+        let mut r = inputs.open_all();
+        let mut names = Vec::new();
+        let mut recs = Vec::new();
+        for (name, item) in r.by_ref() {
+            match item {
+                Ok(rec) => {
+                    names.push(name.to_string());
+                    recs.push(rec);
+                }
+                Err(e) => assert_eq!(e.input, "/nonexistent.argus", "{e}"),
+            }
+        }
+        (names, recs, r.damaged())
+    };
+    let (n1, r1, d1) = pass();
+    let (n2, r2, d2) = pass();
+    assert_eq!((d1, d2), (1, 1));
+    assert!(r1.len() > 80);
+    assert_eq!(r1, r2);
+    assert_eq!(n1, n2);
+    // In order: a, then the glob's a and b (sorted).
+    assert_eq!(n1.first().map(String::as_str), Some(s(a)));
+    assert_eq!(n1.last().map(String::as_str), Some(s(b)));
+}
