@@ -5,6 +5,7 @@ pub mod capture;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod correlate;
 pub mod engine;
 pub mod event;
 pub mod filter;

@@ -2,9 +2,11 @@
 //! 3.0.8.2 (or write them with `-w`). See docs/ra.md for the options and exit codes; the
 //! common client plumbing is `argus::cli`.
 
-use argus::cli::{exit_code, Options, Output, Spec};
+use argus::cli::{exit_code, Input, Inputs, Options, Output, Spec};
+use argus::correlate::Owners;
 use argus::record::Record;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const SPEC: Spec = Spec {
     prog: "ra",
@@ -15,8 +17,44 @@ const SPEC: Spec = Spec {
     modes: &["events"],
 };
 
+/// The socket owners of every `ralsof` event in the file inputs, for the fields `pid`, `comm`
+/// and `user` (docs/correlation.md): a pre-pass, since an event may come after the flows it
+/// explains. Standard input and streams are read once: their events are added as they come.
+fn owners_of_files(o: &Options) -> Owners {
+    let files: Vec<Input> = o
+        .inputs
+        .list
+        .iter()
+        .filter(|i| matches!(i, Input::File(_) | Input::Glob(_)))
+        .cloned()
+        .collect();
+    let mut owners = Owners::new();
+    let mut records = Inputs::new(files).open_all();
+    for (_, item) in records.by_ref() {
+        if let Ok(Record::Event(e)) = item {
+            owners.add_event(&e);
+        }
+    }
+    for e in &owners.errors {
+        eprintln!("ra: {e}");
+    }
+    owners.finish();
+    owners
+}
+
 fn main() -> ExitCode {
-    let o = Options::from_env(&SPEC);
+    let mut o = Options::from_env(&SPEC);
+    if argus::print::wants_owners(&o.print) {
+        o.print.owners = Some(Arc::new(owners_of_files(&o)));
+    }
+    // Inputs read once (stdin, streams), whose ralsof events count from where they come.
+    let once: Vec<String> = o
+        .inputs
+        .list
+        .iter()
+        .filter(|i| matches!(i, Input::Stdin | Input::Stream(_)))
+        .map(Input::name)
+        .collect();
     let print_events = o.mode("events");
     let mut out = match Output::open(&o) {
         Ok(w) => w,
@@ -38,6 +76,14 @@ fn main() -> ExitCode {
                 continue;
             }
         };
+        if let (Record::Event(e), Some(ow)) = (&rec, o.print.owners.as_mut()) {
+            if once.iter().any(|n| **n == *name) {
+                let ow = Arc::make_mut(ow);
+                if ow.add_event(e) {
+                    ow.finish();
+                }
+            }
+        }
         if !o.selects(&rec) {
             continue;
         }

@@ -21,6 +21,9 @@ pub struct PrintOpts {
     pub print_man: bool,
     pub json: bool,
     pub fields: Vec<FieldSpec>,
+    /// Socket owners from `ralsof` events, for the fields `pid`, `comm` and `user`
+    /// (docs/correlation.md); empty without them.
+    pub owners: Option<std::sync::Arc<crate::correlate::Owners>>,
 }
 
 impl Default for PrintOpts {
@@ -34,6 +37,7 @@ impl Default for PrintOpts {
             print_man: true,
             json: false,
             fields: default_fields(),
+            owners: None,
         }
     }
 }
@@ -118,6 +122,9 @@ fields! {
     Inode "inode" "Inode" 18 R;
     TcpOpt "tcpopt" "TcpOpt" 12 R;
     Trans "trans" "Trans" 6 R;
+    Pid "pid" "Pid" 8 R;
+    Comm "comm" "Command" 16 R;
+    User "user" "User" 10 R;
     SMac "smac" "SrcMac" 18 R;
     DMac "dmac" "DstMac" 18 R;
     SIntPkt "sintpkt" "SIntPkt" 12 R;
@@ -1469,6 +1476,7 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
             None => String::new(),
         },
         Trans => "1".into(),
+        Pid | Comm | User => owner_value(r, f, o),
         SMac | DMac => match &r.mac {
             Some(m) => {
                 let (a, b) = v.pick(m.src, m.dst);
@@ -1535,6 +1543,26 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
             })
         }
     }
+}
+
+/// The process and user owning a flow's local endpoint (docs/correlation.md); empty when no
+/// `ralsof` snapshot tells it.
+fn owner_value(r: &FlowRecord, f: Field, o: &PrintOpts) -> String {
+    let Some(w) = o.owners.as_ref().and_then(|x| x.lookup(r)) else {
+        return String::new();
+    };
+    match f {
+        Field::Pid => opt_u(w.pid),
+        Field::Comm => w.comm.clone().unwrap_or_default(),
+        _ => w.user.clone(),
+    }
+}
+
+/// Whether the fields need socket owners (`pid`, `comm`, `user`).
+pub fn wants_owners(o: &PrintOpts) -> bool {
+    o.fields
+        .iter()
+        .any(|f| matches!(f.field, Field::Pid | Field::Comm | Field::User))
 }
 
 fn tcpopt_str(o: u32) -> String {
