@@ -1,6 +1,7 @@
 //! Argus 3 flow sensor library: capture sources, packet decoding, the flow engine, the Argus 3
 //! record codec and the client-side printing used by `ra`.
 pub mod addrlist;
+pub mod aggregate;
 pub mod capture;
 pub mod cli;
 pub mod client;

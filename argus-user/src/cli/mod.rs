@@ -67,7 +67,12 @@ impl std::fmt::Display for UsageError {
 impl Options {
     /// Parses `std::env::args()`; on error prints the message (and the usage) and exits 2.
     pub fn from_env(spec: &Spec) -> Options {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        Options::from_args(spec, std::env::args().skip(1).collect())
+    }
+
+    /// As [`Options::from_env`], with the arguments (program name left out) given: for a
+    /// client that rewrites its own options first (racluster's `-m KEY KEY ...`).
+    pub fn from_args(spec: &Spec, args: Vec<String>) -> Options {
         match Options::parse(spec, &args, &rc::default_files()) {
             Ok(o) => o,
             Err(e) => {

@@ -725,6 +725,30 @@ impl<'a> View<'a> {
     }
 }
 
+/// How `ra` orients a flow record when printing it, for the aggregating clients
+/// (`argus::aggregate`): `key_flip` = the printed source address is the FLOW DSR's second
+/// address, `port_flip` = the same for the ports (ICMP type and id never move), `swap` = the
+/// per-direction metrics are printed the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Orientation {
+    pub key_flip: bool,
+    pub port_flip: bool,
+    pub swap: bool,
+}
+
+/// The orientation `ra` prints `r` in (see [`Orientation`]).
+pub fn orientation(r: &FlowRecord) -> Orientation {
+    let v = View::new(r);
+    let ip = v.kind == '4' || v.kind == '6';
+    let reverse = r.flow.as_ref().is_some_and(|f| f.reverse);
+    let key_flip = ip && (reverse != v.swap);
+    Orientation {
+        key_flip,
+        port_flip: key_flip && !v.is_icmp(),
+        swap: v.swap,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers
 
@@ -1475,7 +1499,8 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
             Some((t, _, _)) => tcpopt_str(t.options),
             None => String::new(),
         },
-        Trans => "1".into(),
+        // Records merged into this one (the AGR DSR of racluster's output), else 1.
+        Trans => r.agr.as_ref().map_or(1, |a| a.count).to_string(),
         Pid | Comm | User => owner_value(r, f, o),
         SMac | DMac => match &r.mac {
             Some(m) => {
