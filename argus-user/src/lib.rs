@@ -18,4 +18,5 @@ pub mod print;
 pub mod privs;
 pub mod record;
 pub mod server;
+pub mod sort;
 pub mod wire;
