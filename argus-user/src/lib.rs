@@ -19,4 +19,5 @@ pub mod privs;
 pub mod record;
 pub mod server;
 pub mod sort;
+pub mod split;
 pub mod wire;
