@@ -15,6 +15,7 @@ mod setup;
 mod demo;
 #[allow(unused_variables)]
 mod perf;
+mod perf_clients;
 mod perf_live;
 #[allow(unused_variables)]
 mod test;

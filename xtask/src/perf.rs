@@ -31,17 +31,28 @@ const GENERATOR_VERSION: u32 = 1;
 const USAGE: &str = "\
 usage: cargo xtask perf offline [--packets N] [--flows F] [--seed S] [--runs R]
        cargo xtask perf live [--packets N] [--flows F] [--rates R1,R2,..]
+       cargo xtask perf clients [--copies N] [--runs R]
   offline   time our argus (default workers and --workers 1) and Debian's /usr/sbin/argus on a
             synthetic capture (default 2000000 packets, 100000 flows, seed 1, best of 3 runs);
             writes perf/offline.md
   live      offer a synthetic capture (default 300000 packets, 10000 flows) over a veth pair at
             each rate (packets/s, 0 = as fast as the sender can; default 50000,100000,200000,0)
-            to our argus -i and Debian's; packets accounted and CPU; writes perf/live.md (root)";
+            to our argus -i and Debian's; packets accounted and CPU; writes perf/live.md (root)
+  clients   ra with filters, racluster and rasort, ours against Debian's, on the synthetic
+            capture's records concatenated N times (default 4, best of 3); writes perf/clients.md";
 
 pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("offline") => offline(&args[1..]),
         Some("live") => live(&args[1..]),
+        Some("clients") => {
+            let root = crate::workspace_root();
+            let dir = root.join("target/perf");
+            std::fs::create_dir_all(&dir)?;
+            let (pcap, _) = ensure_capture(&root, &dir, &parse(&[])?)?;
+            cargo(&root, &["build", "--release", "-p", "argus-user"])?;
+            crate::perf_clients::clients(&root, &pcap, &args[1..])
+        }
         Some("-h" | "--help" | "help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -293,7 +304,7 @@ fn first_line_of(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn cpu_model() -> String {
+pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

@@ -240,52 +240,37 @@ trait Metrics {
 }
 
 struct RecordMetrics<'a> {
+    rec: &'a Record,
     r: &'a FlowRecord,
     /// ra's print-time direction rules turned the record (the filter sees it turned, as ra's).
     turned: bool,
-    /// dur, srate, drate (print order), sload, dload (originator order), from `print`.
-    floats: Option<[f64; 5]>,
+    /// dur, srate, drate (print order), sload, dload (originator order), from `print`; computed
+    /// when a test first needs them.
+    floats: std::cell::OnceCell<[f64; 5]>,
 }
 
-/// What `print` (ra's own rules and arithmetic) says about a flow record: whether ra turns it
-/// around, and its floating-point fields. Printed numerically as CSV and read back.
-fn print_facts(rec: &Record, r: &FlowRecord, s: &Subject) -> (bool, [f64; 5]) {
-    let mut o = PrintOpts {
+/// ra's floating-point fields of a flow record, with `print`'s own arithmetic: printed
+/// numerically as CSV and read back (only for filters that test dur, rate or load).
+fn print_floats(rec: &Record) -> [f64; 5] {
+    static FIELDS: std::sync::OnceLock<Vec<crate::print::FieldSpec>> = std::sync::OnceLock::new();
+    let fields = FIELDS.get_or_init(|| {
+        ["dur", "srate", "drate", "sload", "dload"]
+            .iter()
+            .filter_map(|n| parse_field(n))
+            .collect()
+    });
+    let o = PrintOpts {
         numeric: 2,
         sep: Some(",".into()),
         header: false,
         print_man: false,
+        fields: fields.clone(),
         ..PrintOpts::default()
     };
-    // Addresses last: ra's CSV adds an empty field after an IS-IS destination port.
-    o.fields = [
-        "dur", "srate", "drate", "sload", "dload", "spkts", "saddr:64", "sport", "daddr:64",
-        "dport",
-    ]
-    .iter()
-    .filter_map(|n| parse_field(n))
-    .collect();
     let line = format_record(rec, &o).unwrap_or_default();
     let v: Vec<&str> = line.split(',').map(str::trim).collect();
     let num = |i: usize| -> f64 { v.get(i).and_then(|x| x.parse().ok()).unwrap_or(0.0) };
-    let floats = [num(0), num(1), num(2), num(3), num(4)];
-    if !s.is_ip() {
-        return (false, floats);
-    }
-    let n = if s.fam == Fam::V4 { 4 } else { 16 };
-    let printed_sa = v
-        .get(6)
-        .and_then(|x| super::parse::parse_addr(x))
-        .map(|(a, _)| a);
-    let turned = if s.sa[..n] != s.da[..n] {
-        printed_sa.is_some_and(|a| a[..n] == s.da[..n])
-    } else if s.sport != s.dport && !matches!(s.proto, 1 | 58) {
-        v.get(7).and_then(|x| x.parse::<u16>().ok()) == Some(s.dport)
-    } else {
-        let m = r.meter.unwrap_or_default();
-        m.src.pkts != m.dst.pkts && num(5) == m.dst.pkts as f64
-    };
-    (turned, floats)
+    [num(0), num(1), num(2), num(3), num(4)]
 }
 
 impl Metrics for RecordMetrics<'_> {
@@ -314,7 +299,7 @@ impl Metrics for RecordMetrics<'_> {
             Metric::Trans => Some(r.agr.as_ref().map(|a| a.count).unwrap_or(1) as f64),
             Metric::Seq => Some(r.seq as f64),
             Metric::Dur | Metric::Rate | Metric::Load => {
-                let f = self.floats?;
+                let f = *self.floats.get_or_init(|| print_floats(self.rec));
                 // Rates come in print order (turned); loads in originator order (ra computes
                 // them from its canonical copy).
                 Some(match (m, if m == Metric::Rate { src_asked } else { src }) {
@@ -476,17 +461,16 @@ pub(super) fn record(f: &CompiledFilter, rec: &Record) -> bool {
         Record::Flow(r) => {
             let mut s = from_record(r);
             let mut m = RecordMetrics {
+                rec,
                 r,
                 turned: false,
-                floats: None,
+                floats: std::cell::OnceCell::new(),
             };
-            if f.needs_print {
-                let (turned, floats) = print_facts(rec, r, &s);
-                m.turned = turned;
-                m.floats = Some(floats);
-                if turned {
-                    s.swap();
-                }
+            // Whether ra's print rules turn the record around (it then filters it turned):
+            // exactly when print swaps the per-direction blocks of an IP flow.
+            if f.needs_print && s.is_ip() && crate::print::orientation(r).swap {
+                m.turned = true;
+                s.swap();
             }
             eval(&f.root, &s, &m)
         }
