@@ -432,21 +432,29 @@ fn decode_meter(d: &Dsr) -> MeterDsr {
     m
 }
 
+/// One direction of the TCP object: 48 bytes taken at once (a short body reads as zeros, as
+/// field by field), then fields at fixed offsets; a quarter of ra's decoding time went to
+/// reading them one bounds-checked field at a time.
 fn tcp_dir(c: &mut Cur) -> TcpDir {
+    let b: [u8; 48] = c.arr();
+    let u = |o: usize| u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
     TcpDir {
-        lasttime: c.ts(),
-        status: c.u32(),
-        seqbase: c.u32(),
-        seq: c.u32(),
-        ack: c.u32(),
-        winnum: c.u32(),
-        bytes: c.u32(),
-        retrans: c.u32(),
-        ackbytes: c.u32(),
-        winbytes: c.u32(),
-        win: c.u16(),
-        flags: c.u8(),
-        winshift: c.u8(),
+        lasttime: Ts {
+            sec: u(0),
+            usec: u(4),
+        },
+        status: u(8),
+        seqbase: u(12),
+        seq: u(16),
+        ack: u(20),
+        winnum: u(24),
+        bytes: u(28),
+        retrans: u(32),
+        ackbytes: u(36),
+        winbytes: u(40),
+        win: u16::from_be_bytes([b[44], b[45]]),
+        flags: b[46],
+        winshift: b[47],
     }
 }
 
