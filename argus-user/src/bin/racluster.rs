@@ -5,7 +5,6 @@
 
 use argus::aggregate::{join_option_words, Aggregator, KeySpec};
 use argus::cli::{exit_code, Options, Output, Spec};
-use argus::record::Record;
 use std::process::ExitCode;
 
 const SPEC: Spec = Spec {
@@ -39,36 +38,8 @@ fn main() -> ExitCode {
         }
     };
     let mut agg = Aggregator::new(spec);
-    let mut read: u64 = 0;
-    let mut records = o.inputs.open_all();
-    for (_, item) in records.by_ref() {
-        let rec = match item {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("racluster: {e}");
-                continue;
-            }
-        };
-        // Flow records only: Debian's racluster drops MARs and events too.
-        if !matches!(rec, Record::Flow(_)) || !o.selects(&rec) {
-            continue;
-        }
-        if o.limit.is_some_and(|n| read >= n) {
-            break;
-        }
-        read += 1;
-        if let Record::Flow(f) = rec {
-            agg.add(*f);
-        }
-    }
-    let damaged = records.damaged();
-    records.close();
-    for f in agg.finish() {
-        if out.record(&Record::Flow(Box::new(f)), &o.print).is_err() {
-            return ExitCode::from(1);
-        }
-    }
-    if out.flush().is_err() {
+    let damaged = o.for_each_selected_flow(|f| agg.add(f));
+    if out.flows(agg.finish(), &o.print).is_err() {
         return ExitCode::from(1);
     }
     exit_code(damaged)

@@ -4,7 +4,6 @@
 
 use argus::aggregate::join_option_words;
 use argus::cli::{exit_code, Options, Output, Spec};
-use argus::record::Record;
 use argus::sort::{parse_keys, sort_records};
 use std::process::ExitCode;
 
@@ -37,34 +36,8 @@ fn main() -> ExitCode {
         }
     };
     let mut recs = Vec::new();
-    let mut records = o.inputs.open_all();
-    for (_, item) in records.by_ref() {
-        let rec = match item {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("rasort: {e}");
-                continue;
-            }
-        };
-        // Flow records only (Debian's rasort prints no MAR or event lines either).
-        if !matches!(rec, Record::Flow(_)) || !o.selects(&rec) {
-            continue;
-        }
-        if o.limit.is_some_and(|n| recs.len() as u64 >= n) {
-            break;
-        }
-        if let Record::Flow(f) = rec {
-            recs.push(*f);
-        }
-    }
-    let damaged = records.damaged();
-    records.close();
-    for f in sort_records(recs, &keys) {
-        if out.record(&Record::Flow(Box::new(f)), &o.print).is_err() {
-            return ExitCode::from(1);
-        }
-    }
-    if out.flush().is_err() {
+    let damaged = o.for_each_selected_flow(|f| recs.push(f));
+    if out.flows(sort_records(recs, &keys), &o.print).is_err() {
         return ExitCode::from(1);
     }
     exit_code(damaged)

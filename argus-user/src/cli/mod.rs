@@ -226,6 +226,36 @@ impl Options {
         self.modes.iter().any(|m| m == mode)
     }
 
+    /// Every selected flow record of the inputs, in order, at most `-N` of them (MARs and
+    /// events are left out, as Debian's racluster and rasort do); damaged input is reported
+    /// as `PROG: message` and skipped. Returns the damage count for [`exit_code`].
+    pub fn for_each_selected_flow(&self, mut f: impl FnMut(crate::record::FlowRecord)) -> u64 {
+        let mut taken: u64 = 0;
+        let mut records = self.inputs.open_all();
+        for (_, item) in records.by_ref() {
+            let rec = match item {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{}: {e}", self.prog);
+                    continue;
+                }
+            };
+            if !matches!(rec, Record::Flow(_)) || !self.selects(&rec) {
+                continue;
+            }
+            if self.limit.is_some_and(|n| taken >= n) {
+                break;
+            }
+            taken += 1;
+            if let Record::Flow(flow) = rec {
+                f(*flow);
+            }
+        }
+        let damaged = records.damaged();
+        records.close();
+        damaged
+    }
+
     /// The record passes the filter expression and the time range.
     pub fn selects(&self, rec: &Record) -> bool {
         if self.filter.as_ref().is_some_and(|f| !f.matches_record(rec)) {
@@ -486,6 +516,18 @@ impl Output {
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    /// Output flow records (printed, or written with `-w`), then flush.
+    pub fn flows(
+        &mut self,
+        recs: impl IntoIterator<Item = crate::record::FlowRecord>,
+        o: &PrintOpts,
+    ) -> io::Result<()> {
+        for f in recs {
+            self.record(&Record::Flow(Box::new(f)), o)?;
+        }
+        self.flush()
     }
 }
 
