@@ -19,9 +19,9 @@
 //! privilege to read its /proc entries) still give the user (the socket's uid).
 
 use crate::gen::lsof::{self, Proto, SocketOwner};
-use crate::record::{EventRecord, FlowKey, FlowRecord, SrcId};
+use crate::record::{EventRecord, FlowRecord, SrcId};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 
 /// How far from a flow's time span a snapshot may be and still attribute it (µs): two minutes,
 /// twice the usual `ralsof` interval of one minute.
@@ -164,38 +164,7 @@ impl Owners {
 
 /// A TCP or UDP flow's protocol and its two endpoints.
 fn flow_endpoints(r: &FlowRecord) -> Option<(Proto, SocketAddr, SocketAddr)> {
-    let f = r.flow.as_ref()?;
-    let (proto, s, d, sp, dp) = match &f.key {
-        FlowKey::Ipv4 {
-            src,
-            dst,
-            proto,
-            sport,
-            dport,
-            ..
-        } => (
-            *proto,
-            IpAddr::V4(Ipv4Addr::from(*src)),
-            IpAddr::V4(Ipv4Addr::from(*dst)),
-            *sport,
-            *dport,
-        ),
-        FlowKey::Ipv6 {
-            src,
-            dst,
-            proto,
-            sport,
-            dport,
-            ..
-        } => (
-            *proto,
-            IpAddr::V6(Ipv6Addr::from(*src)),
-            IpAddr::V6(Ipv6Addr::from(*dst)),
-            *sport,
-            *dport,
-        ),
-        _ => return None,
-    };
+    let (proto, s, d, sp, dp) = r.flow.as_ref()?.key.ip_endpoints()?;
     let p = match proto {
         6 => Proto::Tcp,
         17 => Proto::Udp,
@@ -207,7 +176,7 @@ fn flow_endpoints(r: &FlowRecord) -> Option<(Proto, SocketAddr, SocketAddr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{DataDsr, FlowDsr, TimeDsr, Ts};
+    use crate::record::{DataDsr, FlowDsr, FlowKey, TimeDsr, Ts};
 
     fn owner(proto: Proto, local: &str, remote: Option<&str>, pid: u32, comm: &str) -> SocketOwner {
         SocketOwner {

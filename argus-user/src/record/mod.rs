@@ -101,6 +101,45 @@ impl SrcId {
 
 /// The flow key (FLOW DSR, type 0x02), stored in the *wire* (normalised) order; `reverse` says
 /// the originator is the second address. Clients swap when `reverse` is set.
+impl FlowKey {
+    /// An IPv4 or IPv6 key as (protocol, source, destination, source port, destination port),
+    /// in wire order; `None` for other keys.
+    pub fn ip_endpoints(&self) -> Option<(u8, std::net::IpAddr, std::net::IpAddr, u16, u16)> {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        match self {
+            FlowKey::Ipv4 {
+                src,
+                dst,
+                proto,
+                sport,
+                dport,
+                ..
+            } => Some((
+                *proto,
+                IpAddr::V4(Ipv4Addr::from(*src)),
+                IpAddr::V4(Ipv4Addr::from(*dst)),
+                *sport,
+                *dport,
+            )),
+            FlowKey::Ipv6 {
+                src,
+                dst,
+                proto,
+                sport,
+                dport,
+                ..
+            } => Some((
+                *proto,
+                IpAddr::V6(Ipv6Addr::from(*src)),
+                IpAddr::V6(Ipv6Addr::from(*dst)),
+                *sport,
+                *dport,
+            )),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowDsr {
     /// Subtype low 6 bits (0x01 classic 5-tuple, 0x06 ARP, ...).
