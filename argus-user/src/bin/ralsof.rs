@@ -43,19 +43,11 @@ fn main() -> ExitCode {
         Ok(())
     })();
     if let Err(e) = r {
-        if !e.is_empty() {
-            eprintln!("ralsof: {e}");
-        }
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+        return gen::usage_error("ralsof", &e, USAGE);
     }
     let (owners, errors) = lsof::collect(&o);
     let mut doc = lsof::document(&owners, &errors);
-    let (text, omitted) = doc.render_capped(fmt, cap);
-    print!("{text}");
-    if omitted > 0 {
-        eprintln!("ralsof: {omitted} sockets left out to stay within {cap} bytes");
-    }
+    gen::print_capped("ralsof", &mut doc, fmt, cap, "sockets");
     for (src, e) in &errors {
         eprintln!("ralsof: {src}: {e}");
     }

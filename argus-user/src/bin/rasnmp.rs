@@ -60,21 +60,13 @@ fn main() -> ExitCode {
         Ok(())
     })();
     if let Err(e) = r {
-        if !e.is_empty() {
-            eprintln!("rasnmp: {e}");
-        }
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+        return gen::usage_error("rasnmp", &e, USAGE);
     }
     o.host = host.unwrap_or_default();
     match snmp::query(&o) {
         Ok(dev) => {
             let mut doc = snmp::document(&dev);
-            let (text, omitted) = doc.render_capped(fmt, cap);
-            print!("{text}");
-            if omitted > 0 {
-                eprintln!("rasnmp: {omitted} elements left out to stay within {cap} bytes");
-            }
+            gen::print_capped("rasnmp", &mut doc, fmt, cap, "elements");
             ExitCode::SUCCESS
         }
         Err(e) => {

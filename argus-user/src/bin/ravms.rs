@@ -48,18 +48,10 @@ fn main() -> ExitCode {
         Ok(())
     })();
     if let Err(e) = r {
-        if !e.is_empty() {
-            eprintln!("ravms: {e}");
-        }
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+        return gen::usage_error("ravms", &e, USAGE);
     }
     let (mut doc, errors) = vms::collect(&o);
-    let (text, omitted) = doc.render_capped(fmt, cap);
-    print!("{text}");
-    if omitted > 0 {
-        eprintln!("ravms: {omitted} elements left out to stay within {cap} bytes");
-    }
+    gen::print_capped("ravms", &mut doc, fmt, cap, "elements");
     for e in &errors {
         eprintln!("ravms: {e}");
     }

@@ -83,3 +83,23 @@ pub fn flag_value<T: std::str::FromStr>(
     v.parse()
         .map_err(|_| format!("{flag} {v}: not a valid value ({what})"))
 }
+
+/// A generator's bad command line: the message (none for `-h`) and the usage on standard
+/// error, exit status 2.
+pub fn usage_error(prog: &str, msg: &str, usage: &str) -> std::process::ExitCode {
+    if !msg.is_empty() {
+        eprintln!("{prog}: {msg}");
+    }
+    eprintln!("{usage}");
+    std::process::ExitCode::from(2)
+}
+
+/// Prints `doc` in `fmt` within `cap` bytes, and says on standard error how many of its
+/// `what` (sockets, elements) were left out to stay within it.
+pub fn print_capped(prog: &str, doc: &mut Node, fmt: Format, cap: usize, what: &str) {
+    let (text, omitted) = doc.render_capped(fmt, cap);
+    print!("{text}");
+    if omitted > 0 {
+        eprintln!("{prog}: {omitted} {what} left out to stay within {cap} bytes");
+    }
+}
