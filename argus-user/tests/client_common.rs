@@ -23,30 +23,6 @@ fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/wikipedia.pcap")
 }
 
-fn have_debian(test: &str) -> bool {
-    if Path::new(DEBIAN_RA).exists() {
-        return true;
-    }
-    if common::require() {
-        panic!("{test}: Debian ra missing but ARGUS_REQUIRE_REFERENCE=1");
-    }
-    eprintln!("\n*** SKIPPED {test}: {DEBIAN_RA} not installed ***\n");
-    false
-}
-
-/// Our argus over `pcap` into `out`.
-fn argus_file(pcap: &Path, out: &Path) {
-    let _ = std::fs::remove_file(out);
-    let st = Command::new(ARGUS)
-        .args(["-X", "-r"])
-        .arg(pcap)
-        .arg("-w")
-        .arg(out)
-        .output()
-        .expect("run argus");
-    assert!(st.status.code() != Some(1), "argus {}", pcap.display());
-}
-
 /// Two argus files: the bundled sample and a corpus capture (or the sample again with
 /// another source id when the corpus is missing), in a temp dir kept for all tests.
 fn files() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
@@ -55,12 +31,12 @@ fn files() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = dir.path().join("a.argus");
         let b = dir.path().join("b.argus");
-        argus_file(&sample(), &a);
+        common::argus_file(&sample(), &a);
         match common::corpus_dir()
             .map(|d| d.join("test.pcap"))
             .filter(|p| p.exists())
         {
-            Some(p) => argus_file(&p, &b),
+            Some(p) => common::argus_file(&p, &b),
             None => {
                 let st = Command::new(ARGUS)
                     .args(["-X", "-e", "7", "-r"])
@@ -250,7 +226,7 @@ fn gzip_input_like_debian() {
     let r = run(RA, &["-r", s(&cut), "-M", "noman"], None, None);
     assert_eq!(r.code, Some(1), "{}", r.err);
     assert!(r.err.contains("cut.argus.gz"), "{}", r.err);
-    if !have_debian("gzip_input_like_debian") {
+    if !common::have_reference("gzip_input_like_debian", &[DEBIAN_RA]) {
         return;
     }
     assert_eq!(
@@ -397,7 +373,7 @@ fn time_ranges_like_debian() {
             >= 5,
         "{counts:?}"
     );
-    let _ = have_debian("time_ranges_like_debian");
+    let _ = common::have_reference("time_ranges_like_debian", &[DEBIAN_RA]);
 }
 
 #[test]
@@ -536,7 +512,7 @@ fn two_streams_at_once() {
     // Each sensor's records, by source id, equal what ra -r prints for the same capture.
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("s.argus");
-    argus_file(&sample(), &f);
+    common::argus_file(&sample(), &f);
     let want: Vec<String> = run(
         RA,
         &[

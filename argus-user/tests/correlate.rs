@@ -184,7 +184,12 @@ fn ralsof_events_attribute_a_flow_to_its_program_and_user() {
         evs.contains("type=\"lsof\""),
         "ralsof events in the file:\n{evs}"
     );
-    if let Ok(d) = Command::new("raevent").arg("-r").arg(&out).output() {
+    if common::have_reference("correlate", &["/usr/bin/raevent"]) {
+        let d = Command::new("/usr/bin/raevent")
+            .arg("-r")
+            .arg(&out)
+            .output()
+            .expect("run Debian raevent");
         assert_eq!(
             String::from_utf8_lossy(&d.stdout),
             evs,

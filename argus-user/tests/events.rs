@@ -419,18 +419,6 @@ fn run(bin: &str, args: &[&str]) -> (String, String, Option<i32>) {
     )
 }
 
-fn debian_raevent() -> bool {
-    let ok = Path::new("/usr/bin/raevent").exists();
-    if !ok {
-        assert!(
-            !require(),
-            "/usr/bin/raevent missing but ARGUS_REQUIRE_REFERENCE=1"
-        );
-        eprintln!("\n*** events: Debian raevent missing, comparisons SKIPPED ***\n");
-    }
-    ok
-}
-
 #[test]
 fn live_sensor_writes_events_between_flows_and_both_raevents_agree() {
     if !can_run_live("events") {
@@ -657,7 +645,7 @@ fn live_sensor_writes_events_between_flows_and_both_raevents_agree() {
     };
     assert_eq!(events_only(&streamed), events_only(&ours));
     // Debian's raevent prints our file exactly as ours does.
-    if debian_raevent() {
+    if common::have_reference("events", &["/usr/bin/raevent"]) {
         let (deb, e, code) = run("/usr/bin/raevent", &["-r", out_s]);
         assert_eq!(code, Some(0), "{e}");
         assert_eq!(deb, ours);
@@ -666,7 +654,7 @@ fn live_sensor_writes_events_between_flows_and_both_raevents_agree() {
 
 #[test]
 fn debian_argus_events_print_the_same_with_our_raevent() {
-    if !can_run_live("events") || !debian_raevent() {
+    if !can_run_live("events") || !common::have_reference("events", &["/usr/bin/raevent"]) {
         return;
     }
     if !Path::new("/usr/sbin/argus").exists() {

@@ -29,17 +29,6 @@ const MORE: &[&str] = &[
 /// differences"): directional primitives may see it the other way round.
 const STALE_DIRECTION: &str = "1300475169.780331";
 
-fn have_debian() -> bool {
-    if Path::new(RA).exists() {
-        return true;
-    }
-    if common::require() {
-        panic!("Debian ra missing but ARGUS_REQUIRE_REFERENCE=1");
-    }
-    eprintln!("\n*** SKIPPED filter_compat: {RA} not installed ***\n");
-    false
-}
-
 /// Our argus over every corpus capture, concatenated into one stream.
 fn corpus_stream() -> &'static Option<(tempfile::TempDir, PathBuf)> {
     static S: OnceLock<Option<(tempfile::TempDir, PathBuf)>> = OnceLock::new();
@@ -349,7 +338,7 @@ fn port_6000_7000(l: &Line) -> bool {
 
 #[test]
 fn filters_select_the_records_debian_ra_selects() {
-    if !have_debian() {
+    if !common::have_reference("filter_compat", &[RA]) {
         return;
     }
     let Some((_tmp, all)) = corpus_stream() else {
@@ -451,7 +440,7 @@ fn filters_select_the_records_debian_ra_selects() {
 /// by key is sound.
 #[test]
 fn printing_agrees_on_the_key_fields() {
-    if !have_debian() {
+    if !common::have_reference("filter_compat", &[RA]) {
         return;
     }
     let Some((_tmp, all)) = corpus_stream() else {
@@ -491,7 +480,7 @@ fn syntax_errors_name_the_offset() {
 /// selects nothing, ours the records with a group MAC address.
 #[test]
 fn ether_primitives_on_mac_records() {
-    if !have_debian() {
+    if !common::have_reference("filter_compat", &[RA]) {
         return;
     }
     let Some((_tmp, all)) = mac_stream() else {

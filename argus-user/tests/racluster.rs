@@ -41,17 +41,6 @@ const KNOWN: &[&str] = &[
     "mpls-6in6-broken.pcap",
 ];
 
-fn have_debian(test: &str) -> bool {
-    if Path::new(DEBIAN).exists() && Path::new(DEBIAN_RA).exists() {
-        return true;
-    }
-    if common::require() {
-        panic!("{test}: Debian racluster/ra missing but ARGUS_REQUIRE_REFERENCE=1");
-    }
-    eprintln!("\n*** SKIPPED part of {test}: {DEBIAN} not installed ***\n");
-    false
-}
-
 /// Every corpus capture through our argus, one argus file each (None without the corpus).
 type Corpus = Option<(tempfile::TempDir, Vec<(String, PathBuf)>)>;
 
@@ -153,7 +142,7 @@ fn without_v6_addrs(v: Vec<String>) -> Vec<String> {
 
 #[test]
 fn corpus_agrees_with_debian() {
-    if !have_debian("corpus_agrees_with_debian") {
+    if !common::have_reference("corpus_agrees_with_debian", &[DEBIAN, DEBIAN_RA]) {
         return;
     }
     let Some((_, files)) = corpus() else {
@@ -280,7 +269,7 @@ fn arp_kept_and_flows_oriented_as_ra() {
 
 #[test]
 fn written_records_read_by_debian_ra() {
-    if !have_debian("written_records_read_by_debian_ra") {
+    if !common::have_reference("written_records_read_by_debian_ra", &[DEBIAN, DEBIAN_RA]) {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -15,36 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
-const ARGUS: &str = env!("CARGO_BIN_EXE_argus");
 const RA: &str = env!("CARGO_BIN_EXE_ra");
 const OURS: &str = env!("CARGO_BIN_EXE_rafilteraddr");
 const DEBIAN: &str = "/usr/bin/rafilteraddr";
 const FIELDS: &[&str] = &[
     "seq", "stime", "ltime", "pkts", "bytes", "proto", "saddr", "daddr",
 ];
-
-fn have_debian(test: &str) -> bool {
-    if Path::new(DEBIAN).exists() {
-        return true;
-    }
-    if common::require() {
-        panic!("{test}: Debian rafilteraddr missing but ARGUS_REQUIRE_REFERENCE=1");
-    }
-    eprintln!("\n*** SKIPPED part of {test}: {DEBIAN} not installed ***\n");
-    false
-}
-
-fn argus_file(pcap: &Path, out: &Path) {
-    let _ = std::fs::remove_file(out);
-    let st = Command::new(ARGUS)
-        .args(["-X", "-r"])
-        .arg(pcap)
-        .arg("-w")
-        .arg(out)
-        .output()
-        .expect("run argus");
-    assert!(st.status.code() != Some(1), "argus {}", pcap.display());
-}
 
 /// test.pcap of the corpus through our argus (37 flows: IPv4, IPv6, ARP, IS-IS, ...), or the
 /// bundled sample when the corpus is missing.
@@ -60,7 +36,7 @@ fn small() -> &'static (tempfile::TempDir, PathBuf, bool) {
         let pcap = corpus.unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/wikipedia.pcap")
         });
-        argus_file(&pcap, &out);
+        common::argus_file(&pcap, &out);
         (dir, out, is_test)
     })
 }
@@ -89,7 +65,7 @@ fn corpus() -> &'static Option<(tempfile::TempDir, PathBuf)> {
                         break;
                     };
                     let out = d.join(format!("{i:03}.argus"));
-                    argus_file(&p, &out);
+                    common::argus_file(&p, &out);
                     outs.lock().expect("outs").push((i, out));
                 })
             })
@@ -296,7 +272,7 @@ fn list_forms_and_order() {
     first3.truncate(3);
     assert_eq!(first3, want[..3].to_vec());
 
-    if !have_debian("list_forms_and_order") {
+    if !common::have_reference("list_forms_and_order", &[DEBIAN]) {
         return;
     }
     // Debian: right for the plain /24 except ARP; wrong for the order and netmask cases.
@@ -351,7 +327,7 @@ fn ipv6_lists() {
         &format!("{host}-{host}\n10.255.255.255\n"),
     );
     assert_eq!(ours(&l, file, &[]), hw);
-    if have_debian("ipv6_lists") {
+    if common::have_reference("ipv6_lists", &[DEBIAN]) {
         let l = write_list(dir.path(), "d6", "2001:4958:15a0:24::/64\n");
         assert!(
             debian(&l, file, &[]).is_empty(),
@@ -425,7 +401,7 @@ fn corpus_agrees_with_debian() {
     };
     let all = all_flows(file);
     assert!(all.len() > 3000, "{} flows", all.len());
-    let deb = have_debian("corpus_agrees_with_debian");
+    let deb = common::have_reference("corpus_agrees_with_debian", &[DEBIAN]);
     // Lists where Debian is right (no entry inside another, IPv4 CIDR/hosts/ranges).
     let cases: &[(&str, Vec<Range>)] = &[
         (

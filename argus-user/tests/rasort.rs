@@ -22,17 +22,6 @@ const FILES: &[&str] = &[
     "cwd-navigation.pcap",
 ];
 
-fn have_debian(test: &str) -> bool {
-    if Path::new(DEBIAN).exists() && Path::new(DEBIAN_RA).exists() {
-        return true;
-    }
-    if common::require() {
-        panic!("{test}: Debian rasort missing but ARGUS_REQUIRE_REFERENCE=1");
-    }
-    eprintln!("\n*** SKIPPED part of {test}: {DEBIAN} not installed ***\n");
-    false
-}
-
 /// The argus files of FILES (the bundled sample when the corpus is missing).
 fn files() -> &'static (tempfile::TempDir, Vec<PathBuf>) {
     static S: OnceLock<(tempfile::TempDir, Vec<PathBuf>)> = OnceLock::new();
@@ -93,7 +82,7 @@ fn ipv4_line(l: &str) -> bool {
 
 #[test]
 fn order_agrees_with_debian() {
-    if !have_debian("order_agrees_with_debian") {
+    if !common::have_reference("order_agrees_with_debian", &[DEBIAN, DEBIAN_RA]) {
         return;
     }
     for f in &files().1 {
@@ -168,7 +157,7 @@ fn written_records_read_by_debian_ra() {
     let (printed, _, _) = run(OURS, &["-m", "bytes"], f, &fields);
     let (ours_ra, _, _) = run(RA, &["-M", "noman"], &w, &fields);
     assert_eq!(ours_ra, printed);
-    if have_debian("written_records_read_by_debian_ra") {
+    if common::have_reference("written_records_read_by_debian_ra", &[DEBIAN, DEBIAN_RA]) {
         let (debian, code, err) = run(DEBIAN_RA, &["-M", "noman"], &w, &fields);
         assert_eq!(code, 0, "{err}");
         assert_eq!(debian, printed);

@@ -114,17 +114,9 @@ fn kinds(file: &Path) -> (usize, usize, usize, usize) {
     k
 }
 
-fn debian_ra() -> bool {
-    let ok = Command::new("ra").arg("-h").output().is_ok();
-    if !ok && common::require() {
-        panic!("Debian's ra is missing (ARGUS_REQUIRE_REFERENCE=1)");
-    }
-    ok
-}
-
 /// Debian's ra reads the file: as many flow records as ours.
 fn debian_reads(file: &Path, want: usize) {
-    if !debian_ra() {
+    if !common::have_reference("rasplit", &["/usr/bin/ra"]) {
         return;
     }
     let (o, e, c) = run(

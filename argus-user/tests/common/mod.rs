@@ -284,3 +284,29 @@ pub fn captures_where(
     v.sort();
     v
 }
+
+/// Debian's reference tools `tools` (paths) are installed. Otherwise a loud SKIPPED line for
+/// `test`, or a failure under `ARGUS_REQUIRE_REFERENCE=1`.
+pub fn have_reference(test: &str, tools: &[&str]) -> bool {
+    let Some(missing) = tools.iter().find(|t| !Path::new(t).exists()) else {
+        return true;
+    };
+    if require() {
+        panic!("{test}: {missing} missing but ARGUS_REQUIRE_REFERENCE=1");
+    }
+    eprintln!("\n*** SKIPPED part of {test}: {missing} not installed ***\n");
+    false
+}
+
+/// Our argus over `pcap` into `out` (replaced), without reading argus.conf.
+pub fn argus_file(pcap: &Path, out: &Path) {
+    let _ = std::fs::remove_file(out);
+    let st = Command::new(env!("CARGO_BIN_EXE_argus"))
+        .args(["-X", "-r"])
+        .arg(pcap)
+        .arg("-w")
+        .arg(out)
+        .output()
+        .expect("run argus");
+    assert!(st.status.code() != Some(1), "argus {}", pcap.display());
+}
