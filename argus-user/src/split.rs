@@ -22,7 +22,7 @@
 use crate::filter::CompiledFilter;
 use crate::print::{format_record, parse_field, PrintOpts};
 use crate::record::{encode, Record, SrcId, Ts, MAR_COOKIE};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -262,7 +262,7 @@ pub struct Splitter {
     suffix_len: usize,
     open: HashMap<String, OpenFile>,
     /// Files created or appended to in this run (a reopened one gets no second init MAR).
-    touched: HashMap<String, ()>,
+    touched: HashSet<String>,
     seqs: HashMap<String, Seq>,
     buf: Vec<u8>,
     /// The file the last flow or event record went to (time mode: where MARs go), and MARs
@@ -288,7 +288,7 @@ impl Splitter {
             name,
             suffix_len: suffix_len.max(1),
             open: HashMap::new(),
-            touched: HashMap::new(),
+            touched: HashSet::new(),
             seqs: HashMap::new(),
             buf: Vec::with_capacity(4096),
             current: None,
@@ -425,7 +425,7 @@ impl Splitter {
             Sink::Plain(w)
         };
         let mut bytes = 0;
-        if self.touched.insert(path.to_string(), ()).is_none() {
+        if self.touched.insert(path.to_string()) {
             let mut m = crate::output::base_mar(SrcId::None, 5, crate::output::now());
             m.argusid = MAR_COOKIE;
             let mut b = Vec::with_capacity(128);
@@ -458,7 +458,7 @@ impl Splitter {
             }
         }
         self.close_all()?;
-        let mut v: Vec<String> = self.touched.into_keys().collect();
+        let mut v: Vec<String> = self.touched.into_iter().collect();
         v.sort();
         Ok(v)
     }
