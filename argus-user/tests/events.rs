@@ -389,6 +389,12 @@ fn start(ns: &str, bin: &str, args: &[&str], ready: &str) -> Sensor {
 
 /// Still running, then SIGINT; must exit 0. Returns its stderr.
 fn stop(s: Sensor, sig: i32) -> Vec<String> {
+    stop_reference(s, sig).unwrap_or_else(|why| panic!("sensor {why}"))
+}
+
+/// Signals the sensor and waits for it; a non-zero exit or crash is returned, not asserted, so
+/// a caller can tell Debian's shutdown bug apart from a run that never worked.
+fn stop_reference(s: Sensor, sig: i32) -> Result<Vec<String>, String> {
     let Sensor { child: mut c, log } = s;
     assert!(c.try_wait().expect("wait").is_none(), "the sensor died");
     // SAFETY: kill(2) of our own child (`ip netns exec` execs the sensor in place).
@@ -399,8 +405,11 @@ fn stop(s: Sensor, sig: i32) -> Vec<String> {
     loop {
         if let Some(st) = c.try_wait().expect("wait") {
             let log = log.join().unwrap_or_default();
-            assert!(st.success(), "sensor exited with {st}: {log:?}");
-            return log;
+            return if st.success() {
+                Ok(log)
+            } else {
+                Err(format!("exited with {st}: {log:?}"))
+            };
         }
         assert!(Instant::now() < deadline, "sensor did not stop");
         std::thread::sleep(Duration::from_millis(20));
@@ -673,23 +682,38 @@ fn debian_argus_events_print_the_same_with_our_raevent() {
         "ARGUS_EVENT_DATA=\"file:/proc/loadavg:1s:compress\"\nARGUS_EVENT_DATA=\"prog:/bin/uname -a:1s:compress\"\n",
     )
     .expect("write conf");
-    let out = dir.path().join("deb.argus");
-    let s = start(
-        &v.a,
-        "/usr/sbin/argus",
-        &[
-            "-X",
-            "-F",
-            conf.to_str().expect("utf8"),
-            "-i",
-            "va",
-            "-w",
-            out.to_str().expect("utf8"),
-        ],
-        "started",
-    );
-    std::thread::sleep(Duration::from_millis(3500));
-    stop(s, libc::SIGINT);
+    // Debian's argus 3.0.8 sometimes segfaults while it shuts down with event entries (seen
+    // once in CI on a loaded machine, never in 12 quiet runs; docs/events.md). That is its bug,
+    // not ours: such a run is reported loudly and repeated, and three crashes in a row fail.
+    let mut attempt = 0;
+    let out = loop {
+        attempt += 1;
+        let out = dir.path().join(format!("deb{attempt}.argus"));
+        let s = start(
+            &v.a,
+            "/usr/sbin/argus",
+            &[
+                "-X",
+                "-F",
+                conf.to_str().expect("utf8"),
+                "-i",
+                "va",
+                "-w",
+                out.to_str().expect("utf8"),
+            ],
+            "started",
+        );
+        std::thread::sleep(Duration::from_millis(3500));
+        match stop_reference(s, libc::SIGINT) {
+            Ok(_) => break out,
+            Err(why) if attempt < 3 => {
+                eprintln!(
+                    "WARNING: Debian's argus crashed on shutdown (attempt {attempt}), again: {why}"
+                )
+            }
+            Err(why) => panic!("Debian's argus crashed on shutdown three times: {why}"),
+        }
+    };
     let out_s = out.to_str().expect("utf8");
     let (deb, e, code) = run("/usr/bin/raevent", &["-r", out_s]);
     assert_eq!(code, Some(0), "{e}");
