@@ -20,4 +20,5 @@ pub mod record;
 pub mod server;
 pub mod sort;
 pub mod split;
+pub mod sql;
 pub mod wire;
