@@ -22,6 +22,12 @@ pub const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "hyperfine",
     "snmpd",
+    // rasqlinsert/rasql tests start their own servers in temp dirs (tests/sql_servers.rs);
+    // the packages' services are kept from starting at install (see `no_service_starts`).
+    "mariadb-server",
+    "mariadb-client",
+    "clickhouse-server",
+    "clickhouse-client",
 ];
 
 /// bpf-linker release installed when none is on PATH. 0.10.x with its default features
@@ -164,7 +170,10 @@ fn ensure_apt_packages() -> Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive")
         .args(["install", "-y", "-q", "--no-install-recommends"])
         .args(&missing);
-    step(&format!("install {list}"), &mut install)?;
+    let guard = no_service_starts();
+    let res = step(&format!("install {list}"), &mut install);
+    drop(guard);
+    res?;
     let still = missing_apt_packages();
     if !still.is_empty() {
         bail!(
@@ -175,6 +184,51 @@ fn ensure_apt_packages() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// While alive, a `policy-rc.d` that denies every service start, so that installing
+/// mariadb-server or clickhouse-server does not start (or enable) system-wide daemons on port
+/// 3306/8123: the tests run their own servers. Only created when the machine has none
+/// (container images usually ship one that already denies); removed on drop.
+struct NoServiceStarts(Option<PathBuf>);
+
+fn no_service_starts() -> NoServiceStarts {
+    let p = PathBuf::from("/usr/sbin/policy-rc.d");
+    if p.exists() {
+        return NoServiceStarts(None);
+    }
+    let made = std::fs::write(
+        &p,
+        "#!/bin/sh\n# cargo xtask setup: no service starts during install\nexit 101\n",
+    )
+    .and_then(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+    });
+    match made {
+        Ok(()) => {
+            println!(
+                "setup: services kept from starting during the install (temporary {})",
+                p.display()
+            );
+            NoServiceStarts(Some(p))
+        }
+        Err(e) => {
+            println!(
+                "setup: warning: could not write {}: {e}; package services may start",
+                p.display()
+            );
+            NoServiceStarts(None)
+        }
+    }
+}
+
+impl Drop for NoServiceStarts {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 fn ensure_rust_src() -> Result<()> {
