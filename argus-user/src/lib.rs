@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod capture;
 pub mod cli;
 pub mod client;
+pub mod collect;
 pub mod config;
 pub mod correlate;
 pub mod engine;
