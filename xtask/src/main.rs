@@ -7,6 +7,7 @@
 //!   demo | test | perf       see their modules
 
 mod ebpf;
+mod perf_sql;
 mod setup;
 
 // ---- Verbs owned by other parts of the project: each lives in its own file and exposes
@@ -36,6 +37,9 @@ verbs:
   demo [args]                    end-to-end demo
   test [args]                    full test suite
   perf [args]                    performance scenarios
+  perf-sql [--copies N] [--runs R]
+                                 rasqlinsert records/s into SQLite, MariaDB, ClickHouse
+                                 (starts its own servers); writes perf/sql.md
 
 environment:
   ARGUS_EBPF_TOOLCHAIN           rustup toolchain used for the XDP program (default: stable,
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "test" => test::run(rest),
         "perf" => perf::run(rest),
+        "perf-sql" => perf_sql::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
