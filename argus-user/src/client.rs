@@ -21,6 +21,8 @@ pub fn connect(addr: &str) -> io::Result<(Box<dyn Read>, std::net::TcpStream)> {
         .ok_or_else(|| io::Error::other("no address"))?;
     let mut sock =
         std::net::TcpStream::connect_timeout(&target, std::time::Duration::from_secs(10))?;
+    // A server that accepts but never sends its init MAR is given up after 10 s.
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     // The init MAR: a 4-byte header whose length field counts 32-bit words.
     let mut hdr = [0u8; 4];
     sock.read_exact(&mut hdr)?;
@@ -38,6 +40,7 @@ pub fn connect(addr: &str) -> io::Result<(Box<dyn Read>, std::net::TcpStream)> {
         // Init MAR with cause ERROR: access denied or too many clients.
         return Err(io::Error::other("the server refused the connection"));
     }
+    sock.set_read_timeout(None)?;
     sock.write_all(b"START: ")?;
     let reader = sock.try_clone()?;
     Ok((Box::new(io::Cursor::new(mar).chain(reader)), sock))
