@@ -18,6 +18,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const RADIUM: &str = env!("CARGO_BIN_EXE_radium");
+const OUR_RA: &str = env!("CARGO_BIN_EXE_ra");
 
 fn args(s: &[&str]) -> Vec<String> {
     s.iter().map(|x| x.to_string()).collect()
@@ -774,31 +775,22 @@ impl Drop for Sensor {
     }
 }
 
-/// Debian's `ra -S` inside `ns`, printing what identifies a record, until the server closes.
-fn debian_ra_in(ns: &str, addr: &str) -> Child {
+const FIELDS: &[&str] = &[
+    "srcid", "seq", "stime", "ltime", "proto", "saddr", "sport", "daddr", "dport", "pkts", "bytes",
+];
+
+/// `ra -S` (Debian's, or ours with `prog`) inside `ns`, printing what identifies a record, until
+/// it is stopped.
+fn ra_in(prog: &str, ns: &str, addr: &str) -> Child {
     Command::new("ip")
         .args([
-            "netns",
-            "exec",
-            ns,
-            "/usr/bin/ra",
-            "-X",
-            "-S",
-            addr,
-            "-n",
-            "-c",
-            ",",
-            "-L",
-            "-1",
+            "netns", "exec", ns, prog, "-X", "-S", addr, "-n", "-c", ",", "-L", "-1", "-s",
         ])
-        .args([
-            "-s", "srcid", "seq", "stime", "ltime", "proto", "saddr", "sport", "daddr", "dport",
-            "pkts", "bytes",
-        ])
+        .args(FIELDS)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("Debian ra -S")
+        .expect("ra -S")
 }
 
 /// Debian's `ra -S` 3.0.8 does not exit when the server closes the stream (checked with our
@@ -816,20 +808,33 @@ fn stop_debian_ra(mut c: Child) -> Vec<u8> {
     c.wait_with_output().expect("Debian ra").stdout
 }
 
-fn debian_ra_files(files: &[&Path]) -> Vec<String> {
-    let mut c = Command::new("/usr/bin/ra");
+/// `ra -r` of the sensors' files (Debian's or ours), lines sorted.
+fn ra_files(prog: &str, files: &[&Path]) -> Vec<String> {
+    let mut c = Command::new(prog);
     c.args(["-X", "-n", "-c", ",", "-L", "-1", "-r"]);
     for f in files {
         c.arg(f);
     }
-    c.args([
-        "-s", "srcid", "seq", "stime", "ltime", "proto", "saddr", "sport", "daddr", "dport",
-        "pkts", "bytes",
-    ]);
-    let out = c.output().expect("Debian ra -r");
+    c.arg("-s").args(FIELDS);
+    let out = c.output().expect("ra -r");
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
+
+/// Lines of several outputs, sorted.
+fn sorted_lines(outs: &[Vec<u8>]) -> Vec<String> {
+    let mut v: Vec<String> = outs
+        .iter()
+        .flat_map(|o| {
+            String::from_utf8_lossy(o)
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect();
     v.sort();
     v
@@ -915,8 +920,9 @@ fn live_sensors_restarts_exactly_once() {
     let rad = Radium::start(&mut radium_cmd());
     rad.wait_for("connected (connection 1)", n_sensors, 15);
     let ours1 = raw_client_in(&ns, "127.0.0.1:5620".into());
-    let deb1 = debian.then(|| debian_ra_in(&ns, "127.0.0.1:5620"));
-    rad.wait_for("started", if debian { 2 } else { 1 }, 10);
+    let deb1 = debian.then(|| ra_in("/usr/bin/ra", &ns, "127.0.0.1:5620"));
+    let ra1 = ra_in(OUR_RA, &ns, "127.0.0.1:5620");
+    rad.wait_for("started", if debian { 3 } else { 2 }, 10);
     send(1);
 
     // Phase 2: sensor 1 restarts; radium reconnects; traffic again.
@@ -932,11 +938,13 @@ fn live_sensors_restarts_exactly_once() {
     assert!(st.success(), "{log1}");
     let got1 = ours1.join().expect("client 1");
     let deb_out1 = deb1.map(stop_debian_ra);
+    let ra_out1 = stop_debian_ra(ra1);
     let rad = Radium::start(&mut radium_cmd());
     rad.wait_for("connected (connection 1)", n_sensors, 15);
     let ours2 = raw_client_in(&ns, "127.0.0.1:5620".into());
-    let deb2 = debian.then(|| debian_ra_in(&ns, "127.0.0.1:5620"));
-    rad.wait_for("started", if debian { 2 } else { 1 }, 10);
+    let deb2 = debian.then(|| ra_in("/usr/bin/ra", &ns, "127.0.0.1:5620"));
+    let ra2 = ra_in(OUR_RA, &ns, "127.0.0.1:5620");
+    rad.wait_for("started", if debian { 3 } else { 2 }, 10);
     send(3);
 
     // The end: sensors stop (their last records reach radium), then radium.
@@ -950,6 +958,7 @@ fn live_sensors_restarts_exactly_once() {
     let (st, log2) = rad.stop();
     assert!(st.success(), "{log2}");
     let got2 = ours2.join().expect("client 2");
+    let ra_out2 = stop_debian_ra(ra2);
 
     // Each sensor's own file against what radium's client and file received.
     let mut want: Vec<Vec<u8>> = Vec::new();
@@ -999,23 +1008,22 @@ fn live_sensors_restarts_exactly_once() {
         late(&log2)
     );
 
+    let files: Vec<&Path> = sfile[..n_sensors].iter().map(|p| p.as_path()).collect();
+    // Our ra -S reading radium prints what our ra -r prints of the sensors' files.
+    let want_ours = ra_files(OUR_RA, &files);
+    assert!(want_ours.len() >= 120 * n_sensors, "{}", want_ours.len());
+    assert_eq!(
+        sorted_lines(&[ra_out1, ra_out2]),
+        want_ours,
+        "our ra reading radium vs our ra reading the sensors' files"
+    );
     if let (Some(o1), Some(c2)) = (deb_out1, deb2) {
         let o2 = stop_debian_ra(c2);
-        let mut got: Vec<String> = [o1, o2]
-            .iter()
-            .flat_map(|o| {
-                String::from_utf8_lossy(o)
-                    .lines()
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        got.sort();
-        let files: Vec<&Path> = sfile.iter().map(|p| p.as_path()).collect();
-        let want = debian_ra_files(&files);
+        let want = ra_files("/usr/bin/ra", &files);
         assert!(want.len() >= 360, "{}", want.len());
         assert_eq!(
-            got, want,
+            sorted_lines(&[o1, o2]),
+            want,
             "Debian's ra reading radium vs Debian's ra reading the sensors' files"
         );
     }
