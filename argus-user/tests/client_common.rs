@@ -587,3 +587,65 @@ fn inputs_open_twice() {
     assert_eq!(n1.first().map(String::as_str), Some(s(a)));
     assert_eq!(n1.last().map(String::as_str), Some(s(b)));
 }
+
+#[test]
+fn prefiltered_reading_selects_what_whole_records_select() {
+    // Options::open_selected decodes only the DSRs a filter reads and drops what it rejects;
+    // the records that come out must be exactly those `selects` keeps of whole records, each
+    // decoded whole (the rest of its DSRs completed in place).
+    let (_dir, a, b) = files();
+    let spec = argus::cli::Spec {
+        prog: "test",
+        ..Default::default()
+    };
+    let exprs: &[&[&str]] = &[
+        &["-", "tcp"],
+        &["-", "udp and dst port 53"],
+        &["-", "src host 208.80.154.224 or dst net 10.0.0.0/8"],
+        &["-", "bytes gt 1000 and not icmp"],
+        &["-", "ttl lt 64 or dst pkts ge 3"],
+        &["-", "ether src host 00:00:00:00:00:00 or arp"],
+        &["-", "dur gt 0.5"],
+        // The sample's flows run from 1300475167 to 1300475173 (Unix seconds).
+        &["-t", "1300475168-1300475171", "-", "ip"],
+        &["-t", "c1300475167-1300475172"],
+    ];
+    for e in exprs {
+        let mut args: Vec<String> = vec!["-r".into(), s(a).into(), "-r".into(), s(b).into()];
+        args.extend(e.iter().map(|x| x.to_string()));
+        let o = argus::cli::Options::from_args(&spec, args);
+        let whole: Vec<_> = o
+            .inputs
+            .open_all()
+            .filter_map(|(_, r)| r.ok())
+            .filter(|r| o.selects(r))
+            .collect();
+        let pre: Vec<_> = o
+            .open_selected()
+            .filter_map(|(_, r)| r.ok())
+            .filter(|r| o.selects(r))
+            .collect();
+        assert_eq!(pre, whole, "{e:?}");
+        let flows = whole
+            .iter()
+            .filter(|r| matches!(r, argus::record::Record::Flow(_)))
+            .count();
+        eprintln!("{e:?}: {flows} flow records selected");
+        assert!(
+            flows > 0,
+            "{e:?} selects nothing: the comparison would say nothing"
+        );
+    }
+    // The prefilter is in effect where it can be: the filter reads less than the whole record.
+    let o = argus::cli::Options::from_args(
+        &spec,
+        vec!["-r".into(), s(a).into(), "-".into(), "udp".into()],
+    );
+    let p = o.flow_prefilter().expect("a key-only filter prefilters");
+    assert!(!p.dsrs.contains(0x10) && p.dsrs.contains(0x02));
+    let o = argus::cli::Options::from_args(
+        &spec,
+        vec!["-r".into(), s(a).into(), "-".into(), "dur gt 1".into()],
+    );
+    assert!(o.flow_prefilter().is_none(), "dur needs the whole record");
+}

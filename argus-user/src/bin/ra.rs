@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     let mut printed_flows: u64 = 0;
     // Event records that could not be printed.
     let mut bad_events: u64 = 0;
-    let mut records = o.inputs.open_all();
+    let mut records = o.open_selected();
     while let Some((name, item)) = records.next() {
         let rec = match item {
             Ok(r) => r,

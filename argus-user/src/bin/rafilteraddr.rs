@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         }
     };
     let mut selected: u64 = 0;
-    let mut records = o.inputs.open_all();
+    let mut records = o.open_selected();
     while let Some((_, item)) = records.next() {
         let rec = match item {
             Ok(r) => r,

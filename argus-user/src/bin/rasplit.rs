@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => die(&e),
     };
-    let mut records = o.inputs.open_all();
+    let mut records = o.open_selected();
     let mut failed = false;
     for (_, item) in records.by_ref() {
         let rec = match item {

@@ -3,7 +3,7 @@
 //! together, each in its own thread, so no server waits for us). The input list is a value
 //! that can be opened again ([`Inputs::open_all`]) for a second pass over the same files.
 
-use crate::record::decode::RecordReader;
+use crate::record::decode::{Prefilter, RecordReader};
 use crate::record::Record;
 use crossbeam_channel::{bounded, Receiver};
 use std::collections::VecDeque;
@@ -119,6 +119,7 @@ impl Inputs {
             merge: None,
             damaged: 0,
             sockets: Arc::new(Mutex::new(Vec::new())),
+            prefilter: None,
         }
     }
 }
@@ -137,9 +138,18 @@ pub struct Records {
     merge: Option<Receiver<Item>>,
     damaged: u64,
     sockets: Arc<Mutex<Vec<TcpStream>>>,
+    /// Given to every reader: flow records it rejects are not decoded whole.
+    prefilter: Option<Prefilter>,
 }
 
 impl Records {
+    /// Flow records that `p` rejects are skipped by the readers (see
+    /// [`RecordReader::set_prefilter`]): the caller's own selection then sees only the others.
+    pub fn with_prefilter(mut self, p: Option<Prefilter>) -> Records {
+        self.prefilter = p;
+        self
+    }
+
     /// Damaged or unreadable inputs reported so far (each error item counts once).
     pub fn damaged(&self) -> u64 {
         self.damaged
@@ -173,6 +183,7 @@ impl Records {
         for a in addrs {
             let tx = tx.clone();
             let sockets = self.sockets.clone();
+            let prefilter = self.prefilter.clone();
             std::thread::spawn(move || {
                 let name: Arc<str> = Arc::from(a.as_str());
                 let (r, sock) = match crate::client::connect(&a) {
@@ -192,6 +203,7 @@ impl Records {
                     v.push(c);
                 }
                 let mut rd = RecordReader::new(r);
+                rd.set_prefilter(prefilter);
                 while let Some(r) = rd.next_record() {
                     let item = r.map_err(|e| InputError {
                         input: a.clone(),
@@ -291,10 +303,9 @@ impl Iterator for Records {
                     let name: Arc<str> = Arc::from(inp.name().as_str());
                     match open(&inp) {
                         Ok(r) => {
-                            self.cur = Some(Current {
-                                name,
-                                rd: RecordReader::new(r),
-                            })
+                            let mut rd = RecordReader::new(r);
+                            rd.set_prefilter(self.prefilter.clone());
+                            self.cur = Some(Current { name, rd })
                         }
                         Err(msg) => self.pending.push_back((
                             name.clone(),

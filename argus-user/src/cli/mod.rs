@@ -14,8 +14,10 @@ pub use time::{TimeMatch, TimeRange};
 
 use crate::filter::{CompiledFilter, Target};
 use crate::print::{apply_field_args, format_record, header, PrintOpts};
+use crate::record::decode::{DsrSet, Prefilter};
 use crate::record::{encode, Record, Ts};
 use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
 
 /// What a client accepts beyond the common options.
 #[derive(Clone, Copy, Debug, Default)]
@@ -231,7 +233,7 @@ impl Options {
     /// as `PROG: message` and skipped. Returns the damage count for [`exit_code`].
     pub fn for_each_selected_flow(&self, mut f: impl FnMut(crate::record::FlowRecord)) -> u64 {
         let mut taken: u64 = 0;
-        let mut records = self.inputs.open_all();
+        let mut records = self.open_selected();
         for (_, item) in records.by_ref() {
             let rec = match item {
                 Ok(r) => r,
@@ -258,6 +260,9 @@ impl Options {
 
     /// The record passes the filter expression and the time range.
     pub fn selects(&self, rec: &Record) -> bool {
+        if let Record::Flow(f) = rec {
+            return selects_flow(self.filter.as_ref(), self.time.as_ref(), f);
+        }
         if self.filter.as_ref().is_some_and(|f| !f.matches_record(rec)) {
             return false;
         }
@@ -268,6 +273,55 @@ impl Options {
             },
             None => true,
         }
+    }
+
+    /// [`Options::selects`] for flow records as a reader prefilter: the readers decode only
+    /// the DSRs the filter and `-t` read and drop what they reject, so the records a client
+    /// never prints are never decoded whole. None when there is nothing to select on or the
+    /// filter reads the whole record (dur, rate, load).
+    pub fn flow_prefilter(&self) -> Option<Prefilter> {
+        if self.filter.is_none() && self.time.is_none() {
+            return None;
+        }
+        let mut dsrs = DsrSet::KEY;
+        if let Some(f) = &self.filter {
+            dsrs = dsrs.union(f.record_dsrs());
+        }
+        if self.time.is_some() {
+            dsrs = dsrs.with(0x03);
+        }
+        if dsrs.is_all() {
+            return None;
+        }
+        let (filter, time) = (self.filter.clone(), self.time);
+        Some(Prefilter {
+            dsrs,
+            keep: Arc::new(move |r| selects_flow(filter.as_ref(), time.as_ref(), r)),
+        })
+    }
+
+    /// All inputs with [`Options::flow_prefilter`]: what the client's own `selects` would
+    /// reject of the flow records does not come out.
+    pub fn open_selected(&self) -> Records {
+        self.inputs.open_all().with_prefilter(self.flow_prefilter())
+    }
+}
+
+/// The flow record passes the filter expression and the time range.
+fn selects_flow(
+    filter: Option<&CompiledFilter>,
+    time: Option<&TimeRange>,
+    f: &crate::record::FlowRecord,
+) -> bool {
+    if filter.is_some_and(|x| !x.matches_flow(f)) {
+        return false;
+    }
+    match time {
+        Some(t) => match f.time {
+            Some(x) => t.matches(x.start.as_micros(), x.last.as_micros()),
+            None => false,
+        },
+        None => true,
     }
 }
 

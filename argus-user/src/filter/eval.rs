@@ -4,7 +4,7 @@
 
 use super::{Class, CompiledFilter, Metric, Node, Side, Test};
 use crate::flow::key::{KeyBytes, PacketKey};
-use crate::print::{format_record, parse_field, PrintOpts};
+use crate::print::{format_flow, parse_field, PrintOpts};
 use crate::record::{FlowKey, FlowRecord, Record};
 use crate::wire::Decoded;
 
@@ -240,7 +240,6 @@ trait Metrics {
 }
 
 struct RecordMetrics<'a> {
-    rec: &'a Record,
     r: &'a FlowRecord,
     /// ra's print-time direction rules turned the record (the filter sees it turned, as ra's).
     turned: bool,
@@ -251,7 +250,7 @@ struct RecordMetrics<'a> {
 
 /// ra's floating-point fields of a flow record, with `print`'s own arithmetic: printed
 /// numerically as CSV and read back (only for filters that test dur, rate or load).
-fn print_floats(rec: &Record) -> [f64; 5] {
+fn print_floats(r: &FlowRecord) -> [f64; 5] {
     static FIELDS: std::sync::OnceLock<Vec<crate::print::FieldSpec>> = std::sync::OnceLock::new();
     let fields = FIELDS.get_or_init(|| {
         ["dur", "srate", "drate", "sload", "dload"]
@@ -267,7 +266,7 @@ fn print_floats(rec: &Record) -> [f64; 5] {
         fields: fields.clone(),
         ..PrintOpts::default()
     };
-    let line = format_record(rec, &o).unwrap_or_default();
+    let line = format_flow(r, &o);
     let v: Vec<&str> = line.split(',').map(str::trim).collect();
     let num = |i: usize| -> f64 { v.get(i).and_then(|x| x.parse().ok()).unwrap_or(0.0) };
     [num(0), num(1), num(2), num(3), num(4)]
@@ -299,7 +298,7 @@ impl Metrics for RecordMetrics<'_> {
             Metric::Trans => Some(r.agr.as_ref().map(|a| a.count).unwrap_or(1) as f64),
             Metric::Seq => Some(r.seq as f64),
             Metric::Dur | Metric::Rate | Metric::Load => {
-                let f = *self.floats.get_or_init(|| print_floats(self.rec));
+                let f = *self.floats.get_or_init(|| print_floats(self.r));
                 // Rates come in print order (turned); loads in originator order (ra computes
                 // them from its canonical copy).
                 Some(match (m, if m == Metric::Rate { src_asked } else { src }) {
@@ -458,23 +457,24 @@ pub(super) fn record(f: &CompiledFilter, rec: &Record) -> bool {
     match rec {
         Record::Mar(_) => eval(&f.root, &Subject::empty(Fam::Mar), &MarMetrics),
         Record::Event(_) => eval(&f.root, &Subject::empty(Fam::Event), &PacketlessNone),
-        Record::Flow(r) => {
-            let mut s = from_record(r);
-            let mut m = RecordMetrics {
-                rec,
-                r,
-                turned: false,
-                floats: std::cell::OnceCell::new(),
-            };
-            // Whether ra's print rules turn the record around (it then filters it turned):
-            // exactly when print swaps the per-direction blocks of an IP flow.
-            if f.needs_print && s.is_ip() && crate::print::orientation(r).swap {
-                m.turned = true;
-                s.swap();
-            }
-            eval(&f.root, &s, &m)
-        }
+        Record::Flow(r) => flow(f, r),
     }
+}
+
+pub(super) fn flow(f: &CompiledFilter, r: &FlowRecord) -> bool {
+    let mut s = from_record(r);
+    let mut m = RecordMetrics {
+        r,
+        turned: false,
+        floats: std::cell::OnceCell::new(),
+    };
+    // Whether ra's print rules turn the record around (it then filters it turned): exactly
+    // when print swaps the per-direction blocks of an IP flow.
+    if f.needs_print && s.is_ip() && crate::print::orientation(r).swap {
+        m.turned = true;
+        s.swap();
+    }
+    eval(&f.root, &s, &m)
 }
 
 pub(super) fn packet(f: &CompiledFilter, p: &PacketView) -> bool {

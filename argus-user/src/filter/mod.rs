@@ -16,6 +16,7 @@
 mod eval;
 mod parse;
 
+use crate::record::decode::DsrSet;
 use std::fmt;
 
 pub use eval::PacketView;
@@ -165,6 +166,19 @@ impl Metric {
             Metric::Bytes | Metric::Len | Metric::Ttl | Metric::Tos | Metric::Vid | Metric::Mpls
         )
     }
+    /// The flow-record DSRs its value comes from (dur, rate and load: print's arithmetic over
+    /// the whole record).
+    fn dsrs(self) -> DsrSet {
+        match self {
+            Metric::Pkts | Metric::Bytes | Metric::Len | Metric::AppBytes => DsrSet::KEY.with(0x10),
+            Metric::Ttl | Metric::Tos => DsrSet::KEY.with(0x48),
+            Metric::Vid => DsrSet::KEY.with(0x40),
+            Metric::Mpls => DsrSet::KEY.with(0x44),
+            Metric::Trans => DsrSet::KEY.with(0x60),
+            Metric::Seq => DsrSet::KEY,
+            Metric::Rate | Metric::Load | Metric::Dur => DsrSet::ALL,
+        }
+    }
     /// No direction: `src`/`dst` do not apply.
     fn directionless(self) -> bool {
         matches!(self, Metric::Dur | Metric::Trans | Metric::Seq)
@@ -210,6 +224,8 @@ pub struct CompiledFilter {
     /// point (`dur`, `rate`, `load`) or a `src`/`dst` qualified primitive (ra filters records
     /// after its direction rules turned them around).
     needs_print: bool,
+    /// The flow-record DSRs evaluation reads (`RecordReader::set_prefilter`).
+    dsrs: DsrSet,
 }
 
 fn walk<'n>(
@@ -244,6 +260,8 @@ impl CompiledFilter {
         let toks = parse::lex(expr)?;
         let root = parse::Parser::new(toks).parse_all()?;
         let mut needs_print = false;
+        // The key and the MAC DSR always; ra's orientation rules read the TCP status.
+        let mut dsrs = DsrSet::KEY.with(0x42).with(0x30);
         walk(&root, &mut |t, off| {
             let kw = expr.get(off..).unwrap_or("");
             let kw = kw
@@ -265,6 +283,7 @@ impl CompiledFilter {
                 | Test::Port(Side::Src | Side::Dst, ..)
                 | Test::EtherHost(Side::Src | Side::Dst, ..) => needs_print = true,
                 Test::Cmp(side, m, _, _) => {
+                    dsrs = dsrs.union(m.dsrs());
                     if matches!(m, Metric::Dur | Metric::Rate | Metric::Load)
                         || (matches!(side, Side::Src | Side::Dst) && !m.directionless())
                     {
@@ -290,6 +309,7 @@ impl CompiledFilter {
             text: expr.to_string(),
             target,
             needs_print,
+            dsrs,
         })
     }
 
@@ -311,6 +331,18 @@ impl CompiledFilter {
     /// `not tcp` selects MARs too, as in ra); event records match nothing but `not ...`.
     pub fn matches_record(&self, rec: &crate::record::Record) -> bool {
         eval::record(self, rec)
+    }
+
+    /// Evaluates on a flow record (as `matches_record` on `Record::Flow`); the record needs
+    /// only the DSRs in [`CompiledFilter::record_dsrs`].
+    pub fn matches_flow(&self, r: &crate::record::FlowRecord) -> bool {
+        eval::flow(self, r)
+    }
+
+    /// The flow-record DSRs the evaluation reads: a record decoded with only these gives the
+    /// same answer.
+    pub fn record_dsrs(&self) -> DsrSet {
+        self.dsrs
     }
 
     /// Evaluates on a decoded, classified packet (`Target::Packets`).

@@ -1909,7 +1909,12 @@ pub fn format_record(rec: &Record, o: &PrintOpts) -> Option<String> {
                 None
             }
         }
-        Record::Flow(f) => Some(line(&Rec::Flow(View::new(f)), o)),
+        Record::Flow(f) => Some(format_flow(f, o)),
         Record::Event(_) => None,
     }
+}
+
+/// Prints one flow record as a line (without newline).
+pub fn format_flow(f: &FlowRecord, o: &PrintOpts) -> String {
+    line(&Rec::Flow(View::new(f)), o)
 }

@@ -169,6 +169,42 @@ fn rd_u16(b: &[u8], at: usize) -> u16 {
     }
 }
 
+/// Which DSRs of a flow record to decode, by DSR type byte. A reader that only has to decide
+/// whether a record is wanted (a filter on its key) decodes those DSRs and skips the rest: the
+/// record's structure is still checked whole, so a damaged record is reported either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DsrSet(u128);
+
+impl DsrSet {
+    /// Every DSR (what [`decode`] does).
+    pub const ALL: DsrSet = DsrSet(u128::MAX);
+    /// The transport DSR (srcid, sequence) and the flow key: always decoded.
+    pub const KEY: DsrSet = DsrSet(bit(0x01) | bit(0x02));
+
+    /// The set with DSR type `t` added.
+    pub const fn with(self, t: u8) -> DsrSet {
+        DsrSet(self.0 | bit(t))
+    }
+    pub const fn union(self, o: DsrSet) -> DsrSet {
+        DsrSet(self.0 | o.0)
+    }
+    pub const fn contains(self, t: u8) -> bool {
+        self.0 & bit(t) != 0
+    }
+    pub fn is_all(self) -> bool {
+        self == DsrSet::ALL
+    }
+    /// Every DSR not in the set.
+    pub const fn rest(self) -> DsrSet {
+        DsrSet(!self.0)
+    }
+}
+
+/// One bit per DSR type (the type byte without its short-DSR bit 0x80).
+const fn bit(t: u8) -> u128 {
+    1u128 << (t & 0x7f)
+}
+
 /// Length in bytes of the record starting at `buf[0]` per its header (0 if no header).
 pub fn record_len(buf: &[u8]) -> usize {
     rd_u16(buf, 2) as usize * 4
@@ -214,7 +250,11 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             }
             Ok(Record::Mar(decode_mar(rec, cause)))
         }
-        RT_FAR => decode_flow(rec, cause).map(|f| Record::Flow(Box::new(f))),
+        RT_FAR => {
+            // Decoded in place: the record is large, and moving it into a box cost a copy.
+            let mut f = Box::<FlowRecord>::default();
+            decode_flow_into(&mut f, rec, cause, DsrSet::ALL).map(|_| Record::Flow(f))
+        }
         RT_EVENT => decode_event(rec, cause).map(|e| Record::Event(Box::new(e))),
         _ => Err(DecodeError::UnknownType {
             byte: t,
@@ -581,12 +621,18 @@ fn jitter(c: &mut Cur) -> JitterStats {
     }
 }
 
-fn decode_flow(rec: &[u8], cause: Cause) -> Result<FlowRecord, DecodeError> {
-    let mut f = FlowRecord {
-        cause,
-        ..Default::default()
-    };
+/// Decodes into `f`, which must be `FlowRecord::default()`.
+fn decode_flow_into(
+    f: &mut FlowRecord,
+    rec: &[u8],
+    cause: Cause,
+    set: DsrSet,
+) -> Result<(), DecodeError> {
+    f.cause = cause;
     for_each_dsr(rec, |d| {
+        if !set.contains(d.t) {
+            return;
+        }
         let mut c = Cur::new(d.body);
         match d.t {
             0x01 => {
@@ -727,7 +773,6 @@ fn decode_flow(rec: &[u8], cause: Cause) -> Result<FlowRecord, DecodeError> {
             _ => f.unknown_dsrs = f.unknown_dsrs.saturating_add(1),
         }
     })
-    .map(|_| f)
 }
 
 fn decode_event(rec: &[u8], cause: Cause) -> Result<EventRecord, DecodeError> {
@@ -783,6 +828,9 @@ pub struct ReadStats {
     pub skipped_bytes: u64,
     pub unknown_records: u64,
     pub unknown_dsrs: u64,
+    /// Flow records a prefilter rejected (included in `records`; their unknown DSRs are not
+    /// counted in `unknown_dsrs`).
+    pub filtered: u64,
 }
 
 /// Streams records from a reader, resynchronising after damage.
@@ -797,7 +845,19 @@ pub struct RecordReader<R: Read> {
     io_error: Option<std::io::Error>,
     /// After an error: scan for the next plausible header before decoding again.
     resync: bool,
+    /// Flow records the reader's user does not want, told from a partial decode.
+    prefilter: Option<Prefilter>,
+    /// A cleared record for the prefilter's next partial decode.
+    spare: Option<Box<FlowRecord>>,
     pub stats: ReadStats,
+}
+
+/// Decides from some of a flow record's DSRs (`dsrs`) whether its reader's user wants it;
+/// records it rejects are never decoded whole (`RecordReader::set_prefilter`).
+#[derive(Clone)]
+pub struct Prefilter {
+    pub dsrs: DsrSet,
+    pub keep: std::sync::Arc<dyn Fn(&FlowRecord) -> bool + Send + Sync>,
 }
 
 const MAX_RECORD: usize = 65535 * 4;
@@ -812,8 +872,17 @@ impl<R: Read> RecordReader<R> {
             eof: false,
             io_error: None,
             resync: false,
+            prefilter: None,
+            spare: None,
             stats: ReadStats::default(),
         }
+    }
+
+    /// Flow records that `p` rejects are skipped (counted in `stats.filtered`). `p.keep` must
+    /// give on a record decoded with `p.dsrs` what the caller's own test gives on the whole
+    /// record; MARs and events always come through.
+    pub fn set_prefilter(&mut self, p: Option<Prefilter>) {
+        self.prefilter = p;
     }
 
     /// Stream offset of the next unconsumed byte.
@@ -914,6 +983,35 @@ impl<R: Read> RecordReader<R> {
             let len = record_len(a);
             if len > 0 {
                 self.fill(len);
+            }
+            let a = self.avail();
+            if let Some(p) = &self.prefilter {
+                if len >= 8 && len <= a.len() && a[0] == RT_FAR | VERSION {
+                    // Fields borrowed one by one: the record bytes stay borrowed from `buf`.
+                    let rec = &self.buf[self.pos..self.pos + len];
+                    let cause = Cause::from_byte(rec[1]).unwrap_or(Cause::Status);
+                    let mut f = self.spare.take().unwrap_or_default();
+                    if decode_flow_into(&mut f, rec, cause, p.dsrs).is_ok() {
+                        let keep = (p.keep)(&f);
+                        if keep {
+                            // The other DSRs complete the same record (its structure was
+                            // checked whole by the first pass).
+                            let _ = decode_flow_into(&mut f, rec, cause, p.dsrs.rest());
+                        }
+                        self.pos += len;
+                        self.stats.records += 1;
+                        if keep {
+                            self.stats.unknown_dsrs += f.unknown_dsrs as u64;
+                            return Some(Ok(Record::Flow(f)));
+                        }
+                        self.stats.filtered += 1;
+                        *f = FlowRecord::default();
+                        self.spare = Some(f);
+                        continue;
+                    }
+                    *f = FlowRecord::default();
+                    self.spare = Some(f);
+                }
             }
             let a = self.avail();
             match decode(a) {
