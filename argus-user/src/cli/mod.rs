@@ -13,7 +13,7 @@ pub use rc::RcError;
 pub use time::{TimeMatch, TimeRange};
 
 use crate::filter::{CompiledFilter, Target};
-use crate::print::{apply_field_args, format_record, header, PrintOpts};
+use crate::print::{apply_field_args, format_record_into, header, PrintOpts};
 use crate::record::decode::{DsrSet, Prefilter};
 use crate::record::{encode, Record, Ts};
 use std::io::{self, BufWriter, Write};
@@ -472,6 +472,8 @@ pub struct Output {
     labels_every: Option<u64>,
     since_header: u64,
     buf: Vec<u8>,
+    /// The line being printed (reused).
+    text: String,
     /// Records written with `-w` (the init MAR not counted).
     pub written: u64,
 }
@@ -503,6 +505,7 @@ impl Output {
             labels_every: o.labels_every,
             since_header: 0,
             buf: Vec::with_capacity(4096),
+            text: String::with_capacity(512),
             written: 0,
         };
         if argus {
@@ -534,13 +537,12 @@ impl Output {
             self.written += 1;
             return Ok(true);
         }
-        match format_record(rec, o) {
-            Some(l) => {
-                self.line(&l)?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let printed = format_record_into(rec, o, &mut text);
+        let res = if printed { self.line(&text) } else { Ok(()) };
+        self.text = text;
+        res.map(|_| printed)
     }
 
     /// One text line (without its newline), the header before it when due.

@@ -409,10 +409,14 @@ const IP_PROTO_NAMES: [&str; 135] = [
 ];
 
 fn proto_name(p: u8) -> String {
+    proto_name_str(p).into()
+}
+
+fn proto_name_str(p: u8) -> &'static str {
     match IP_PROTO_NAMES.get(p as usize) {
-        Some(n) => (*n).to_string(),
-        None if p == 253 => "ib".into(),
-        None => "unas".into(),
+        Some(n) => n,
+        None if p == 253 => "ib",
+        None => "unas",
     }
 }
 
@@ -786,6 +790,57 @@ fn fmt_mac_hex(m: [u8; 6]) -> String {
     s
 }
 
+/// `fmt_time` into `out`, digit by digit (it is most of every line).
+fn put_time(t: Ts, o: &PrintOpts, out: &mut String) {
+    let p = o.precision.min(6);
+    if o.unix_time {
+        put_u64(out, t.sec as u64);
+    } else {
+        // ra's time_t comes from a signed 32-bit second count.
+        let secs = t.sec as i32 as i64;
+        let tod = secs.rem_euclid(86400) as u32;
+        for (i, x) in [tod / 3600, (tod / 60) % 60, tod % 60]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(':');
+            }
+            out.push((b'0' + (x / 10) as u8) as char);
+            out.push((b'0' + (x % 10) as u8) as char);
+        }
+    }
+    if p > 0 {
+        out.push('.');
+        let mut u = t.usec.min(999_999);
+        let mut d = [b'0'; 6];
+        for slot in d.iter_mut().rev() {
+            *slot = b'0' + (u % 10) as u8;
+            u /= 10;
+        }
+        for &c in &d[..p] {
+            out.push(c as char);
+        }
+    }
+}
+
+/// A decimal number into `out` without the formatting machinery.
+fn put_u64(out: &mut String, mut n: u64) {
+    let mut b = [0u8; 20];
+    let mut i = b.len();
+    loop {
+        i -= 1;
+        b[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &c in &b[i..] {
+        out.push(c as char);
+    }
+}
+
 fn fmt_time(t: Ts, o: &PrintOpts) -> String {
     let p = o.precision.min(6);
     let mut s = if o.unix_time {
@@ -919,6 +974,11 @@ fn encaps_char(bits: u32) -> char {
 /// [3] loss/retransmission/gap/out-of-order, [4] window shut, [5] ECN, [6] fragments,
 /// [7] IP options.
 fn flags_str(v: &View) -> String {
+    String::from_utf8_lossy(&flags(v)).into_owned()
+}
+
+/// ra's ten flag columns (ASCII).
+fn flags(v: &View) -> [u8; 10] {
     let r = v.r;
     let mut f = [b' '; 10];
     match &r.encaps {
@@ -1005,7 +1065,7 @@ fn flags_str(v: &View) -> String {
             _ => b'U',
         };
     }
-    String::from_utf8_lossy(&f).into_owned()
+    f
 }
 
 /// Bytes missing from one direction's sequence space (ra's SrcGap/DstGap): sequence span
@@ -1135,7 +1195,7 @@ fn icmp6_state(t: u8) -> &'static str {
     }
 }
 
-fn state_str(v: &View) -> String {
+fn state_str(v: &View) -> &'static str {
     let r = v.r;
     let (s, d) = v.meter();
     if v.kind == 'i' {
@@ -1149,8 +1209,7 @@ fn state_str(v: &View) -> String {
             26 => "L1-PSNP",
             27 => "L2-PSNP",
             _ => "UNK",
-        }
-        .into();
+        };
     }
     if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
         // A TCP record without the TCP object reads as status 0 (no handshake bits).
@@ -1168,8 +1227,7 @@ fn state_str(v: &View) -> String {
                 "REQ"
             } else {
                 "CON"
-            }
-            .into();
+            };
         }
     }
     if (v.kind == '4' && v.proto == 1) || (v.kind == '6' && v.proto == 58) {
@@ -1191,33 +1249,33 @@ fn state_str(v: &View) -> String {
             icmp6_state(t)
         };
         if v.kind == '4' && t == 8 && d.pkts > 0 {
-            return "ECO".into();
+            return "ECO";
         }
-        return st.into();
+        return st;
     }
     if s.pkts > 0 && d.pkts > 0 {
-        return "CON".into();
+        return "CON";
     }
     if v.kind == 'a' || r.cause == Cause::Start {
-        return "INT".into();
+        return "INT";
     }
     if s.pkts > 0 {
-        "REQ".into()
+        "REQ"
     } else {
-        "RSP".into()
+        "RSP"
     }
 }
 
-fn dir_str(v: &View) -> String {
+fn dir_str(v: &View) -> &'static str {
     if v.kind == 'a' {
-        return "who".into();
+        return "who";
     }
     let (s, d) = v.meter();
     let mut g = v.guess;
     if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
         let status = v.tcp().map(|t| t.0.status).unwrap_or(0);
         if status & 0x3 != 0 {
-            return "->".into();
+            return "->";
         }
         // No handshake seen: ra marks the direction as a guess.
         g = true;
@@ -1246,7 +1304,6 @@ fn dir_str(v: &View) -> String {
             }
         }
     }
-    .into()
 }
 
 fn proto_str(v: &View, o: &PrintOpts) -> String {
@@ -1386,6 +1443,77 @@ fn jit(j: &Option<JitterDsr>, src: bool) -> Option<(u32, f64, f64)> {
 }
 
 /// Value of one field of a flow record (unpadded).
+/// The fields of ra's default line written straight into `out`, for speed; `false` = not one
+/// of them here (the caller falls back to [`flow_value`], which gives the same text).
+fn flow_value_into(v: &View, f: Field, o: &PrintOpts, out: &mut String) -> bool {
+    use Field::*;
+    let ip = v.kind == '4' || v.kind == '6';
+    match f {
+        STime | LTime => {
+            let t = v.r.time.unwrap_or_default();
+            put_time(if f == STime { t.start } else { t.last }, o, out);
+        }
+        Pkts | SPkts | DPkts | Bytes | SBytes | DBytes => {
+            let (s, d) = v.meter();
+            put_u64(
+                out,
+                match f {
+                    Pkts => s.pkts + d.pkts,
+                    SPkts => s.pkts,
+                    DPkts => d.pkts,
+                    Bytes => s.bytes + d.bytes,
+                    SBytes => s.bytes,
+                    _ => d.bytes,
+                },
+            );
+        }
+        SAddr | DAddr => match if f == SAddr { &v.saddr } else { &v.daddr } {
+            Addr::V4(b) => {
+                for (i, x) in b.iter().enumerate() {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    put_u64(out, *x as u64);
+                }
+            }
+            Addr::V6(b) => {
+                let _ = write!(out, "{}", std::net::Ipv6Addr::from(*b));
+            }
+            Addr::None => {}
+            _ => return false,
+        },
+        SPort | DPort if ip && matches!(v.proto, 6 | 17) => {
+            let Some(p) = (if f == SPort { v.sport } else { v.dport }) else {
+                return true;
+            };
+            if o.numeric > 0 {
+                put_u64(out, p as u64);
+            } else if p != 0 {
+                match services().get(&(p, v.proto == 6)) {
+                    Some(n) => out.push_str(n),
+                    None => put_u64(out, p as u64),
+                }
+            }
+        }
+        Proto if ip => {
+            if o.numeric >= 2 {
+                put_u64(out, v.proto as u64);
+            } else {
+                out.push_str(proto_name_str(v.proto));
+            }
+        }
+        Dir => out.push_str(dir_str(v)),
+        State => out.push_str(state_str(v)),
+        Flgs => {
+            for c in flags(v) {
+                out.push(c as char);
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
 fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
     let r = v.r;
     let (s, d) = v.meter();
@@ -1416,7 +1544,7 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         DAddr => fmt_addr(v.daddr.clone(), o),
         SPort => port_str(v, v.sport, true, o),
         DPort => port_str(v, v.dport, false, o),
-        Dir => dir_str(v),
+        Dir => dir_str(v).into(),
         Pkts => (s.pkts + d.pkts).to_string(),
         SPkts => s.pkts.to_string(),
         DPkts => d.pkts.to_string(),
@@ -1426,7 +1554,7 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         AppBytes => (s.appbytes + d.appbytes).to_string(),
         SAppBytes => s.appbytes.to_string(),
         DAppBytes => d.appbytes.to_string(),
-        State => state_str(v),
+        State => state_str(v).into(),
         STtl => opt_u(ip.and_then(|x| x.0).map(|a| a.ttl)),
         DTtl => opt_u(ip.and_then(|x| x.1).map(|a| a.ttl)),
         STos => opt_u(ip.and_then(|x| x.0).map(|a| a.tos)),
@@ -1745,7 +1873,11 @@ fn width(spec: &FieldSpec, o: &PrintOpts) -> usize {
 }
 
 fn fit(s: &str, w: usize, al: Align, out: &mut String) {
-    let n = s.chars().count();
+    let n = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    };
     if n > w {
         out.extend(s.chars().take(w.saturating_sub(1)));
         out.push('*');
@@ -1816,15 +1948,37 @@ fn value(r: &Rec, spec: &FieldSpec, o: &PrintOpts) -> String {
     }
 }
 
+/// `value` into `v` (cleared first): the hot flow fields without a String of their own.
+fn value_into(r: &Rec, spec: &FieldSpec, o: &PrintOpts, v: &mut String) {
+    v.clear();
+    if let Rec::Flow(fv) = r {
+        if spec.field != Field::SUser
+            && spec.field != Field::DUser
+            && flow_value_into(fv, spec.field, o, v)
+        {
+            return;
+        }
+    }
+    v.push_str(&value(r, spec, o));
+}
+
 fn line(r: &Rec, o: &PrintOpts) -> String {
     let mut out = String::with_capacity(256);
+    line_into(r, o, &mut out);
+    out
+}
+
+/// One line into `out` (appended).
+fn line_into(r: &Rec, o: &PrintOpts, out: &mut String) {
+    let start = out.len();
+    let mut v = String::with_capacity(64);
     if o.json {
         out.push('{');
         for (i, f) in o.fields.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            let v = value(r, f, o);
+            value_into(r, f, o, &mut v);
             let _ = write!(
                 out,
                 "{}:{}",
@@ -1833,14 +1987,14 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
             );
         }
         out.push('}');
-        return out;
+        return;
     }
     if let Some(sep) = &o.sep {
         for (i, f) in o.fields.iter().enumerate() {
             if i > 0 {
                 out.push_str(sep);
             }
-            let v = value(r, f, o);
+            value_into(r, f, o, &mut v);
             match f.field {
                 Field::Dir => {
                     let mut d = String::new();
@@ -1851,7 +2005,7 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
                 Field::DAddr if v.is_empty() && matches!(r, Rec::Flow(fv) if fv.kind == 'i') => {
                     out.push_str("(null)")
                 }
-                Field::Flgs => fit(&v, 10, Align::L, &mut out),
+                Field::Flgs => fit(&v, 10, Align::L, out),
                 Field::SUser | Field::DUser => out.push_str(v.trim_end()),
                 _ => out.push_str(&v),
             }
@@ -1860,13 +2014,13 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
                 out.push_str(sep);
             }
         }
-        return out;
+        return;
     }
     let is_mar = matches!(r, Rec::Mar(_));
     let mut prev: Option<Field> = None;
     for f in &o.fields {
         let w = width(f, o);
-        let mut v = value(r, f, o);
+        value_into(r, f, o, &mut v);
         if f.field == Field::Flgs {
             v.truncate(w);
         }
@@ -1879,7 +2033,7 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
             // ra joins an address and its port: "addr.port" / "addr " + padding.
             out.pop();
             out.push(if v.is_empty() { ' ' } else { '.' });
-            fit(&v, w, Align::L, &mut out);
+            fit(&v, w, Align::L, out);
         } else {
             let al = match f.field {
                 Field::Flgs => Align::L,
@@ -1888,14 +2042,13 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
                 Field::TcpOpt => Align::L,
                 _ => Align::R,
             };
-            fit(&v, w, al, &mut out);
+            fit(&v, w, al, out);
         }
         out.push(' ');
         prev = Some(f.field);
     }
-    let t = out.trim_end().len();
-    out.truncate(t);
-    out
+    let t = out[start..].trim_end().len();
+    out.truncate(start + t);
 }
 
 /// Prints one record as a line (without newline). Returns None for records ra would not print
@@ -1917,4 +2070,14 @@ pub fn format_record(rec: &Record, o: &PrintOpts) -> Option<String> {
 /// Prints one flow record as a line (without newline).
 pub fn format_flow(f: &FlowRecord, o: &PrintOpts) -> String {
     line(&Rec::Flow(View::new(f)), o)
+}
+
+/// [`format_record`] appended to `out` (a buffer the caller reuses); false = nothing printed.
+pub fn format_record_into(rec: &Record, o: &PrintOpts, out: &mut String) -> bool {
+    match rec {
+        Record::Mar(m) if o.print_man => line_into(&Rec::Mar(m), o, out),
+        Record::Flow(f) => line_into(&Rec::Flow(View::new(f)), o, out),
+        _ => return false,
+    }
+    true
 }
