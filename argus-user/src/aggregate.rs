@@ -12,7 +12,8 @@
 
 use crate::print::{orientation, Orientation};
 use crate::record::*;
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
 
 /// One `-m` field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +139,9 @@ struct KeyBuf {
 impl KeyBuf {
     fn new() -> KeyBuf {
         KeyBuf { n: 0, b: [0; 96] }
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.b[..self.n as usize]
     }
     #[inline]
     fn put(&mut self, x: &[u8]) {
@@ -312,7 +316,10 @@ const D_SRCID: u8 = 32;
 
 /// One group being merged.
 struct Agg {
-    rec: FlowRecord,
+    /// The group's key (the hash table holds only the index of the group).
+    key: KeyBuf,
+    /// Boxed: a group's hot fields stay small, and a record read in a box is kept as it is.
+    rec: Box<FlowRecord>,
     o: Orientation,
     first: Printed,
     /// The first record's key fields before the prefix lengths of `-m`.
@@ -332,7 +339,9 @@ struct Agg {
 /// order the groups were first seen.
 pub struct Aggregator {
     spec: KeySpec,
-    index: HashMap<KeyBuf, u32>,
+    /// Group indices by the hash of their key: four bytes an entry keep the table in cache.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     groups: Vec<Agg>,
 }
 
@@ -340,7 +349,8 @@ impl Aggregator {
     pub fn new(spec: KeySpec) -> Aggregator {
         Aggregator {
             spec,
-            index: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             groups: Vec::new(),
         }
     }
@@ -446,8 +456,13 @@ impl Aggregator {
         k
     }
 
-    /// Merges one flow record (other records are ignored).
+    /// Merges one flow record.
     pub fn add(&mut self, r: FlowRecord) {
+        self.add_boxed(Box::new(r))
+    }
+
+    /// Merges one flow record as the readers give it (boxed: a new group keeps the box).
+    pub fn add_boxed(&mut self, r: Box<FlowRecord>) {
         let o = orientation(&r);
         let raw = printed(&r, o);
         let mut p = raw;
@@ -466,8 +481,14 @@ impl Aggregator {
             .time
             .map_or((0, 0), |t| (t.start.as_micros(), t.last.as_micros()));
         let dur = (last_us - start_us) as f64 / 1e6;
-        match self.index.get(&k) {
-            Some(&i) => {
+        let hash = self.hasher.hash_one(k.bytes());
+        let groups = &self.groups;
+        match self
+            .index
+            .find(hash, |&i| groups[i as usize].key.bytes() == k.bytes())
+            .copied()
+        {
+            Some(i) => {
                 let g = &mut self.groups[i as usize];
                 g.idle.add((start_us - g.last_us).max(0) as f64);
                 g.last_us = g.last_us.max(last_us);
@@ -481,8 +502,13 @@ impl Aggregator {
             None => {
                 let mut dur_s = Stats::default();
                 dur_s.add(dur);
-                self.index.insert(k, self.groups.len() as u32);
+                let i = self.groups.len() as u32;
+                let (groups, hasher) = (&self.groups, &self.hasher);
+                self.index.insert_unique(hash, i, |&j| {
+                    hasher.hash_one(groups[j as usize].key.bytes())
+                });
                 self.groups.push(Agg {
+                    key: k,
                     rec: r,
                     o,
                     first: p,
@@ -501,6 +527,11 @@ impl Aggregator {
 
     /// The merged records, one per group, in the order the groups were first seen.
     pub fn finish(self) -> Vec<FlowRecord> {
+        self.finish_boxed().into_iter().map(|b| *b).collect()
+    }
+
+    /// [`Aggregator::finish`] without moving the records out of their boxes.
+    pub fn finish_boxed(self) -> Vec<Box<FlowRecord>> {
         let spec = self.spec;
         self.groups
             .into_iter()
@@ -744,7 +775,7 @@ fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
 
 /// Zeroes the key fields the group's records did not agree on, applies the prefix lengths
 /// of `-m saddr/N daddr/N`, and adds the AGR DSR.
-fn finish_group(g: Agg, spec: &KeySpec) -> FlowRecord {
+fn finish_group(g: Agg, spec: &KeySpec) -> Box<FlowRecord> {
     let Agg {
         mut rec,
         o,

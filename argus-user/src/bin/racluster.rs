@@ -38,8 +38,8 @@ fn main() -> ExitCode {
         }
     };
     let mut agg = Aggregator::new(spec);
-    let damaged = o.for_each_selected_flow(|f| agg.add(f));
-    if out.flows(agg.finish(), &o.print).is_err() {
+    let damaged = o.for_each_selected_flow_boxed(|f| agg.add_boxed(f));
+    if out.flows(agg.finish_boxed(), &o.print).is_err() {
         return ExitCode::from(1);
     }
     exit_code(damaged)

@@ -232,6 +232,15 @@ impl Options {
     /// events are left out, as Debian's racluster and rasort do); damaged input is reported
     /// as `PROG: message` and skipped. Returns the damage count for [`exit_code`].
     pub fn for_each_selected_flow(&self, mut f: impl FnMut(crate::record::FlowRecord)) -> u64 {
+        self.for_each_selected_flow_boxed(|b| f(*b))
+    }
+
+    /// [`Options::for_each_selected_flow`] with each record in the box it was decoded into
+    /// (a record is large: moving it out costs a copy).
+    pub fn for_each_selected_flow_boxed(
+        &self,
+        mut f: impl FnMut(Box<crate::record::FlowRecord>),
+    ) -> u64 {
         let mut taken: u64 = 0;
         let mut records = self.open_selected();
         for (_, item) in records.by_ref() {
@@ -250,7 +259,7 @@ impl Options {
             }
             taken += 1;
             if let Record::Flow(flow) = rec {
-                f(*flow);
+                f(flow);
             }
         }
         let damaged = records.damaged();
@@ -575,13 +584,13 @@ impl Output {
     }
 
     /// Output flow records (printed, or written with `-w`), then flush.
-    pub fn flows(
+    pub fn flows<R: Into<Box<crate::record::FlowRecord>>>(
         &mut self,
-        recs: impl IntoIterator<Item = crate::record::FlowRecord>,
+        recs: impl IntoIterator<Item = R>,
         o: &PrintOpts,
     ) -> io::Result<()> {
         for f in recs {
-            self.record(&Record::Flow(Box::new(f)), o)?;
+            self.record(&Record::Flow(f.into()), o)?;
         }
         self.flush()
     }
