@@ -516,19 +516,26 @@ impl ClickHouse {
 "#;
         std::fs::write(d.join("config.xml"), config).expect("config");
         std::fs::write(d.join("users.xml"), users).expect("users");
-        let child = Command::new(CLICKHOUSE)
-            .arg(format!("--config-file={}", d.join("config.xml").display()))
-            .current_dir(d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start clickhouse-server");
-        wait_port(port, "clickhouse-server", &d.join("error.log"));
+        let child = spawn_clickhouse(d, port);
         Some(ClickHouse {
             _dir: dir,
             port,
             child,
         })
+    }
+
+    /// Kills the server and starts it again on the same data and port.
+    fn restart_after(&mut self, down: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down);
+        self.child = spawn_clickhouse(self._dir.path(), self.port);
+    }
+
+    fn count(&self, table: &str) -> u64 {
+        self.query(&format!("SELECT count() FROM {table}"))
+            .parse()
+            .unwrap_or(0)
     }
 
     fn query(&self, q: &str) -> String {
@@ -545,6 +552,18 @@ impl ClickHouse {
             }
         }
     }
+}
+
+fn spawn_clickhouse(d: &Path, port: u16) -> Child {
+    let child = Command::new(CLICKHOUSE)
+        .arg(format!("--config-file={}", d.join("config.xml").display()))
+        .current_dir(d)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start clickhouse-server");
+    wait_port(port, "clickhouse-server", &d.join("error.log"));
+    child
 }
 
 impl Drop for ClickHouse {
@@ -659,4 +678,66 @@ fn clickhouse_counts_and_sums() {
     a.sort();
     b.sort();
     assert_eq!(a, b, "rasql from ClickHouse");
+}
+
+#[test]
+fn clickhouse_restarted_mid_load() {
+    let Some(mut ch) = ClickHouse::start("clickhouse_restarted_mid_load") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(files) = argus_files(tmp.path()) else {
+        return;
+    };
+    ch.query("SELECT 1");
+    let (mar, recs) = encoded_records(&files);
+    let mut next = recs.iter().cycle();
+    let url = format!("clickhouse://127.0.0.1:{}/faults/flows", ch.port);
+    let mut child = Command::new(INSERT)
+        .env("TZ", "UTC")
+        .args(["-w", &url, "-s", "stime", "saddr", "sbytes", "record"])
+        .args([
+            "--batch",
+            "20",
+            "--buffer",
+            "1000",
+            "--retry-for",
+            "30",
+            "-r",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rasqlinsert");
+    let mut pipe = child.stdin.take().expect("stdin");
+    pipe.write_all(&mar).expect("write");
+    let mut send = |n: u64, pipe: &mut std::process::ChildStdin| {
+        for _ in 0..n {
+            pipe.write_all(next.next().expect("records"))
+                .expect("write");
+        }
+        pipe.flush().expect("flush");
+    };
+    send(200, &mut pipe);
+    let t0 = Instant::now();
+    while ch.count("faults.flows") < 200 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "first 200 records");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Down for a second while 300 more records arrive: all of them are kept and loaded.
+    let _ = ch.child.kill();
+    let _ = ch.child.wait();
+    send(300, &mut pipe);
+    ch.restart_after(Duration::from_secs(1));
+    drop(pipe);
+    let out = child.wait_with_output().expect("wait rasqlinsert");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "rasqlinsert: {err}");
+    assert!(
+        err.contains("500 records inserted") && err.contains("0 lost"),
+        "{err}"
+    );
+    assert!(err.contains("database error, retrying"), "{err}");
+    assert_eq!(ch.count("faults.flows"), 500);
 }
