@@ -21,14 +21,14 @@ multi-row INSERT per 2000 records over TCP. ClickHouse 18.16 (Debian's): one HTT
 
 Reading the numbers:
 * the default list costs more than its column count: the text columns (srcid, flgs, proto,
-  addresses, dir, state) are formatted by ra's printer for every record, about 10 us per
-  record on this machine (SQLite: default vs `stime record`);
+  addresses, dir, state) are formatted by ra's printer for every record (their cost per
+  record: the SQLite rows, default list against `stime record`);
 * MariaDB is bound by the server (parsing the statement, InnoDB with a primary key);
 * ClickHouse writes one part per partition (day) touched by each insert: the corpus spans 70
   days, so large batches matter (2000 records per insert: about 11k records/s; 50000: the
   figure above). A live stream covers one or two days per batch and does better;
-* the machine is shared: 2 CPUs with other builds running (load average above), so these
-  are lower bounds.
+* the load average above says how busy the machine was: with other work running, these are
+  lower bounds.
 ";
 
 const USAGE: &str = "usage: cargo xtask perf-sql [--copies N] [--runs R]";
