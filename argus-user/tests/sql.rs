@@ -27,29 +27,8 @@ const PCAPS: &[&str] = &[
     "802.1w_rapid_STP.pcap",
 ];
 
-/// Our sensor's argus files of [`PCAPS`] in `dir` (None without the corpus).
 fn argus_files(dir: &Path) -> Option<Vec<PathBuf>> {
-    let corpus = match common::corpus_dir() {
-        Some(c) => c,
-        None => {
-            assert!(
-                !common::require(),
-                "corpus missing but ARGUS_REQUIRE_REFERENCE=1"
-            );
-            eprintln!("\n*** SKIPPED sql: capture corpus not found ***\n");
-            return None;
-        }
-    };
-    Some(
-        PCAPS
-            .iter()
-            .map(|p| {
-                let out = dir.join(format!("{p}.argus"));
-                common::argus_file(&corpus.join(p), &out);
-                out
-            })
-            .collect(),
-    )
+    common::corpus_argus_files("sql", dir, PCAPS)
 }
 
 fn run(prog: &str, args: &[&str]) -> Output {

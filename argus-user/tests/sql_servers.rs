@@ -37,27 +37,7 @@ const PCAPS: &[&str] = &[
 ];
 
 fn argus_files(dir: &Path) -> Option<Vec<PathBuf>> {
-    let corpus = match common::corpus_dir() {
-        Some(c) => c,
-        None => {
-            assert!(
-                !common::require(),
-                "corpus missing but ARGUS_REQUIRE_REFERENCE=1"
-            );
-            eprintln!("\n*** SKIPPED sql_servers: capture corpus not found ***\n");
-            return None;
-        }
-    };
-    Some(
-        PCAPS
-            .iter()
-            .map(|p| {
-                let out = dir.join(format!("{p}.argus"));
-                common::argus_file(&corpus.join(p), &out);
-                out
-            })
-            .collect(),
-    )
+    common::corpus_argus_files("sql_servers", dir, PCAPS)
 }
 
 fn run(prog: &str, args: &[String]) -> Output {

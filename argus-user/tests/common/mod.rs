@@ -298,6 +298,27 @@ pub fn have_reference(test: &str, tools: &[&str]) -> bool {
     false
 }
 
+/// Our sensor's argus files of the corpus captures `pcaps`, written into `dir` as
+/// `NAME.argus`. None (after a loud SKIPPED line for `test`) without the corpus; a failure
+/// under `ARGUS_REQUIRE_REFERENCE=1`.
+pub fn corpus_argus_files(test: &str, dir: &Path, pcaps: &[&str]) -> Option<Vec<PathBuf>> {
+    let Some(corpus) = corpus_dir() else {
+        assert!(!require(), "corpus missing but ARGUS_REQUIRE_REFERENCE=1");
+        eprintln!("\n*** SKIPPED {test}: capture corpus not found ***\n");
+        return None;
+    };
+    Some(
+        pcaps
+            .iter()
+            .map(|p| {
+                let out = dir.join(format!("{p}.argus"));
+                argus_file(&corpus.join(p), &out);
+                out
+            })
+            .collect(),
+    )
+}
+
 /// Our argus over `pcap` into `out` (replaced), without reading argus.conf.
 pub fn argus_file(pcap: &Path, out: &Path) {
     let _ = std::fs::remove_file(out);
