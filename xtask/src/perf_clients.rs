@@ -80,23 +80,34 @@ fn lines(cmd: &Path, archive: &Path, args: &[&str]) -> u64 {
         .unwrap_or(0)
 }
 
-pub fn clients(root: &Path, pcap: &Path, args: &[String]) -> Result<()> {
-    let (mut copies, mut runs) = (4u32, 3u32);
+/// `--copies N --runs R` of a perf verb (`what` and `usage` for its messages), from the
+/// defaults; both must be positive.
+pub fn copies_and_runs(
+    args: &[String],
+    (mut copies, mut runs): (u32, u32),
+    what: &str,
+    usage: &str,
+) -> Result<(u32, u32)> {
     let mut i = 0;
     while i < args.len() {
         let v = args
             .get(i + 1)
-            .with_context(|| format!("{}: needs a value\n{USAGE}", args[i]))?;
+            .with_context(|| format!("{}: needs a value\n{usage}", args[i]))?;
         match args[i].as_str() {
             "--copies" => copies = v.parse().context("--copies")?,
             "--runs" => runs = v.parse().context("--runs")?,
-            a => bail!("perf clients: unknown argument `{a}`\n{USAGE}"),
+            a => bail!("{what}: unknown argument `{a}`\n{usage}"),
         }
         i += 2;
     }
     if copies == 0 || runs == 0 {
-        bail!("perf clients: --copies and --runs must be positive");
+        bail!("{what}: --copies and --runs must be positive");
     }
+    Ok((copies, runs))
+}
+
+pub fn clients(root: &Path, pcap: &Path, args: &[String]) -> Result<()> {
+    let (copies, runs) = copies_and_runs(args, (4, 3), "perf clients", USAGE)?;
     let dir = root.join("target/perf");
     let bin = |n: &str| root.join("target/release").join(n);
     let one = dir.join("clients-archive.argus");

@@ -162,22 +162,7 @@ fn load(bin: &Path, url: &str, fields: &[&str], archive: &Path, copies: u32) -> 
 }
 
 pub fn run(args: &[String]) -> Result<()> {
-    let (mut copies, mut runs) = (35u32, 3u32);
-    let mut i = 0;
-    while i < args.len() {
-        let v = args
-            .get(i + 1)
-            .with_context(|| format!("{}: needs a value\n{USAGE}", args[i]))?;
-        match args[i].as_str() {
-            "--copies" => copies = v.parse().context("--copies")?,
-            "--runs" => runs = v.parse().context("--runs")?,
-            a => bail!("perf-sql: unknown argument `{a}`\n{USAGE}"),
-        }
-        i += 2;
-    }
-    if copies == 0 || runs == 0 {
-        bail!("perf-sql: --copies and --runs must be positive");
-    }
+    let (copies, runs) = crate::perf_clients::copies_and_runs(args, (35, 3), "perf-sql", USAGE)?;
     let root = crate::workspace_root();
     let bins: PathBuf = std::env::var_os("ARGUS_BIN_DIR")
         .map(PathBuf::from)
