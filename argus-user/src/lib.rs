@@ -14,6 +14,7 @@ pub mod filter;
 pub mod flow;
 pub mod gen;
 pub mod output;
+mod prefetch;
 pub mod print;
 #[cfg(target_os = "linux")]
 pub mod privs;

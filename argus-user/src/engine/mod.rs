@@ -286,19 +286,7 @@ impl Clock {
 /// Start loading the headers of a frame the worker will decode soon.
 #[inline(always)]
 fn prefetch_frame(frame: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    for at in [0, 64] {
-        if at < frame.len() {
-            // SAFETY: `at` is inside the frame; a prefetch is a hint that never faults.
-            unsafe {
-                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                    frame.as_ptr().add(at).cast::<i8>(),
-                );
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = frame;
+    crate::prefetch::prefetch_bytes(frame, 0, 128);
 }
 
 /// A frame of a batch, decoded and classified, with its key's index hash (`None`: a tick, or a

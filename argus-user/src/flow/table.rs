@@ -17,6 +17,7 @@ use super::dup::{DedupMode, DupCounts, DupHist};
 use super::key::{KeyBytes, PacketKey, L4};
 use super::tcp::{TcpAction, TcpTracker};
 use super::{Flow, ModelConfig, ProtoState};
+use crate::prefetch::{prefetch, prefetch_all};
 use crate::record::{
     Cause, DataDsr, DupDsr, EncapsDsr, FlowRecord, IpAttrDir, IpAttrDsr, MacDsr, MplsDsr,
     NetworkDsr, PsizeDsr, Ts, VlanDsr,
@@ -114,34 +115,6 @@ pub fn key_hash(k: &KeyBytes) -> u32 {
     }
     h = (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     (h ^ (h >> 32)) as u32
-}
-
-/// Ask the CPU to start loading the cache line holding `r` (no effect where unsupported).
-#[inline(always)]
-fn prefetch<T>(r: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults and reads nothing into the program.
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-            (r as *const T).cast::<i8>(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
-}
-
-/// Every cache line of `r`.
-#[inline(always)]
-fn prefetch_all<T>(r: &T) {
-    let p = (r as *const T).cast::<u8>();
-    let mut off = 0;
-    while off < std::mem::size_of::<T>() {
-        // SAFETY: `p + off` stays inside `*r`.
-        prefetch(unsafe { &*p.add(off) });
-        off += 64;
-    }
-    // SAFETY: the last byte of `*r` (the object may straddle one more line).
-    prefetch(unsafe { &*p.add(std::mem::size_of::<T>().saturating_sub(1)) });
 }
 
 /// Ask the kernel to back a large table with 2 MiB pages: a flow table spans tens of MiB, and
