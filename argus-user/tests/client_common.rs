@@ -649,3 +649,71 @@ fn prefiltered_reading_selects_what_whole_records_select() {
     );
     assert!(o.flow_prefilter().is_none(), "dur needs the whole record");
 }
+
+/// `CompiledFilter::matches_flow_bytes` (a key-only filter on a record's undecoded bytes)
+/// answers as `matches_flow` does on the decoded record, or not at all; and it does answer
+/// for most records (else the readers' fast path would be dead code).
+#[test]
+fn key_filters_on_record_bytes_answer_as_on_decoded_records() {
+    use argus::filter::{CompiledFilter, Target};
+    use argus::record::{decode, Record};
+    let (_dir, a, b) = files();
+    let exprs = [
+        "tcp",
+        "udp and dst port 53",
+        "dst port 80",
+        "src port 80 or src port 443",
+        "not tcp and not udp",
+        "src host 208.80.154.224 or dst net 10.0.0.0/8",
+        "icmp or ip6 or arp",
+        "ether proto 0x0800 and not port 443",
+        "man or dst host 192.168.1.1",
+    ];
+    for path in [a, b] {
+        let bytes = std::fs::read(path).expect("read");
+        let mut recs = Vec::new();
+        let mut p = 0;
+        while p + 4 <= bytes.len() {
+            let n = decode::record_len(&bytes[p..]);
+            if n == 0 || p + n > bytes.len() {
+                break;
+            }
+            if let Ok(Record::Flow(f)) = decode::decode(&bytes[p..p + n]) {
+                recs.push((&bytes[p..p + n], f));
+            }
+            p += n;
+        }
+        assert!(
+            recs.len() > 20,
+            "{}: {} flow records",
+            path.display(),
+            recs.len()
+        );
+        for e in exprs {
+            let f = CompiledFilter::compile(e, Target::Records).expect("compiles");
+            let (mut told, mut yes) = (0, 0);
+            for (raw, rec) in &recs {
+                if let Some(v) = f.matches_flow_bytes(raw) {
+                    assert_eq!(v, f.matches_flow(rec), "{e}: {rec:?}");
+                    told += 1;
+                    yes += v as usize;
+                }
+            }
+            eprintln!(
+                "{}: {e}: {told} of {} told from bytes, {yes} match",
+                path.display(),
+                recs.len()
+            );
+            assert!(
+                told * 2 > recs.len(),
+                "{e}: only {told} of {} told",
+                recs.len()
+            );
+        }
+    }
+    // A filter reading more than the key is never answered from the bytes.
+    let f = CompiledFilter::compile("tcp and bytes gt 10", Target::Records).expect("compiles");
+    let bytes = std::fs::read(a).expect("read");
+    let n = decode::record_len(&bytes);
+    assert_eq!(f.matches_flow_bytes(&bytes[..n]), None);
+}

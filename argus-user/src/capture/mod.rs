@@ -283,7 +283,7 @@ pub fn open(path: &str) -> Result<Box<dyn FrameSource>, CaptureError> {
 /// with SIGBUS on the first access past the new end. Capture tools append to their files and
 /// never truncate them, and argus reads a file once from start to end, so this only matters
 /// for a file that is rewritten in place during a run; `docs/capture.md` says so.
-fn map_file(f: &File) -> Option<Mapped> {
+pub fn map_file(f: &File) -> Option<Mapped> {
     let md = f.metadata().ok()?;
     if !md.is_file() || md.len() == 0 {
         return None;

@@ -302,8 +302,7 @@ impl Iterator for Records {
                 Ok(inp) => {
                     let name: Arc<str> = Arc::from(inp.name().as_str());
                     match open(&inp) {
-                        Ok(r) => {
-                            let mut rd = RecordReader::new(r);
+                        Ok(mut rd) => {
                             rd.set_prefilter(self.prefilter.clone());
                             self.cur = Some(Current { name, rd })
                         }
@@ -322,7 +321,7 @@ impl Iterator for Records {
 }
 
 /// Opens a file or stdin, decompressing gzip (sniffed by its magic 1F 8B, whatever the name).
-fn open(inp: &Input) -> Result<Box<dyn Read + Send>, String> {
+fn open(inp: &Input) -> Result<RecordReader<Box<dyn Read + Send>>, String> {
     let raw: Box<dyn Read + Send> = match inp {
         Input::Stdin => {
             if STDIN_TAKEN.swap(true, Ordering::SeqCst) {
@@ -330,10 +329,26 @@ fn open(inp: &Input) -> Result<Box<dyn Read + Send>, String> {
             }
             Box::new(io::stdin())
         }
-        Input::File(f) => Box::new(std::fs::File::open(f).map_err(|e| e.to_string())?),
+        Input::File(f) => {
+            let file = std::fs::File::open(f).map_err(|e| e.to_string())?;
+            // A plain (not compressed) regular file is read in place, without copying it.
+            if let Some(map) = crate::capture::map_file(&file) {
+                if !compressed(&map) {
+                    return Ok(RecordReader::mapped(Box::new(io::empty()), map));
+                }
+            }
+            Box::new(file)
+        }
         Input::Glob(_) | Input::Stream(_) => return Err("not a file".into()),
     };
-    decompress(raw)
+    decompress(raw).map(RecordReader::new)
+}
+
+/// The first bytes are those of a gzip, bzip2 or xz file.
+fn compressed(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+        || head.starts_with(b"BZh")
+        || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
 }
 
 /// Looks at the first bytes: gzip is decompressed (several members, as gzip does); bzip2

@@ -14,7 +14,7 @@ pub use time::{TimeMatch, TimeRange};
 
 use crate::filter::{CompiledFilter, Target};
 use crate::print::{apply_field_args, format_record_into, header, PrintOpts};
-use crate::record::decode::{DsrSet, Prefilter};
+use crate::record::decode::{DsrSet, Prefilter, RawTest};
 use crate::record::{encode, Record, Ts};
 use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
@@ -303,9 +303,17 @@ impl Options {
             return None;
         }
         let (filter, time) = (self.filter.clone(), self.time);
+        // A record the filter rejects is rejected whatever its time.
+        let raw = self
+            .filter
+            .clone()
+            .map(|f| Arc::new(move |rec: &[u8]| f.matches_flow_bytes(rec)) as RawTest);
         Some(Prefilter {
             dsrs,
             keep: Arc::new(move |r| selects_flow(filter.as_ref(), time.as_ref(), r)),
+            raw,
+            // Without -t, the filter's answer is the whole answer.
+            raw_final: self.time.is_none(),
         })
     }
 

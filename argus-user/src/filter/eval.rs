@@ -477,6 +477,53 @@ pub(super) fn flow(f: &CompiledFilter, r: &FlowRecord) -> bool {
     eval(&f.root, &s, &m)
 }
 
+/// [`flow`] for a key-only filter, on the record's bytes: the key as `from_record` builds it
+/// (IPv4 and IPv6 keys only, as `decode_flow_key` reads them), and, when ra's direction rules
+/// could turn the record, the answer both ways round (None if they differ: only the whole
+/// record tells which way ra prints it).
+pub(super) fn flow_bytes(f: &CompiledFilter, rec: &[u8]) -> Option<bool> {
+    let (sub, qual, b) = crate::record::decode::flow_key_dsr(rec)?;
+    let be16 = |o: usize| u16::from_be_bytes([b[o], b[o + 1]]);
+    let (v4, proto) = match (sub & 0x3f, qual & 0x1f, b.len()) {
+        (0x01 | 0x03, 0x01, 16) => (true, b[8]),
+        (0x01 | 0x03, 0x02, 40 | 44) => (false, b[32]),
+        _ => return None,
+    };
+    if !f.ip_protos.contains(proto) {
+        return Some(false);
+    }
+    let mut s;
+    if v4 {
+        s = Subject::empty(Fam::V4);
+        s.sa[..4].copy_from_slice(&b[0..4]);
+        s.da[..4].copy_from_slice(&b[4..8]);
+        s.sport = be16(10);
+        s.dport = be16(12);
+    } else {
+        s = Subject::empty(Fam::V6);
+        s.sa.copy_from_slice(&b[0..16]);
+        s.da.copy_from_slice(&b[16..32]);
+        s.sport = be16(36);
+        s.dport = be16(38);
+    }
+    s.proto = proto;
+    if sub & 0x40 != 0 {
+        s.swap();
+    }
+    // Key-only primitives read no metric.
+    let yes = eval(&f.root, &s, &PacketlessNone);
+    // ra's direction rules turn only IPv4 TCP and ICMP flows and ICMPv6 flows
+    // (`print::View::should_turn`).
+    let may_turn = proto == 58 || (v4 && matches!(proto, 1 | 6));
+    if f.needs_print && may_turn {
+        s.swap();
+        if eval(&f.root, &s, &PacketlessNone) != yes {
+            return None;
+        }
+    }
+    Some(yes)
+}
+
 pub(super) fn packet(f: &CompiledFilter, p: &PacketView) -> bool {
     let mut s = from_key_bytes(&p.key.key);
     // The key is normalised; `reverse` says this packet runs against it.

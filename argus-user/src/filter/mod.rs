@@ -226,6 +226,58 @@ pub struct CompiledFilter {
     needs_print: bool,
     /// The flow-record DSRs evaluation reads (`RecordReader::set_prefilter`).
     dsrs: DsrSet,
+    /// Every primitive reads only the flow key (class, protocol, host, net, port): the filter
+    /// can be evaluated on the FLOW DSR's bytes ([`CompiledFilter::matches_flow_bytes`]).
+    key_only: bool,
+    /// The IP protocols for which an IP flow can match at all (a bit per protocol number):
+    /// a necessary condition, checked before anything else on a record's bytes.
+    ip_protos: ProtoSet,
+}
+
+/// A set of IP protocol numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProtoSet([u64; 4]);
+
+impl ProtoSet {
+    const ALL: ProtoSet = ProtoSet([u64::MAX; 4]);
+    const NONE: ProtoSet = ProtoSet([0; 4]);
+    fn of(protos: &[u8]) -> ProtoSet {
+        let mut s = ProtoSet::NONE;
+        for &p in protos {
+            s.0[p as usize >> 6] |= 1 << (p & 63);
+        }
+        s
+    }
+    fn and(self, o: ProtoSet) -> ProtoSet {
+        ProtoSet(std::array::from_fn(|i| self.0[i] & o.0[i]))
+    }
+    fn or(self, o: ProtoSet) -> ProtoSet {
+        ProtoSet(std::array::from_fn(|i| self.0[i] | o.0[i]))
+    }
+    pub(crate) fn contains(self, p: u8) -> bool {
+        self.0[p as usize >> 6] & (1 << (p & 63)) != 0
+    }
+
+    /// The protocols for which an IPv4 or IPv6 flow can satisfy `n` (more is allowed, never
+    /// fewer: `not` gives all of them).
+    fn possible(n: &Node) -> ProtoSet {
+        match n {
+            Node::Test(t, _) => match t {
+                Test::Class(Class::IpProto(p)) => ProtoSet::of(&[*p]),
+                // False for every IP flow (see `eval::class`, `eval::test`).
+                Test::Class(
+                    Class::Arp | Class::Rarp | Class::Llc | Class::Loop | Class::Stp | Class::Isis,
+                )
+                | Test::Man => ProtoSet::NONE,
+                Test::EtherProto(e) if !matches!(*e, 0x0800 | 0x86dd) => ProtoSet::NONE,
+                Test::Port(..) => ProtoSet::of(&[6, 17]),
+                _ => ProtoSet::ALL,
+            },
+            Node::And(a, b) => Self::possible(a).and(Self::possible(b)),
+            Node::Or(a, b) => Self::possible(a).or(Self::possible(b)),
+            Node::True | Node::Not(_) => ProtoSet::ALL,
+        }
+    }
 }
 
 fn walk<'n>(
@@ -260,6 +312,7 @@ impl CompiledFilter {
         let toks = parse::lex(expr)?;
         let root = parse::Parser::new(toks).parse_all()?;
         let mut needs_print = false;
+        let mut key_only = true;
         // The key and the MAC DSR always; ra's orientation rules read the TCP status.
         let mut dsrs = DsrSet::KEY.with(0x42).with(0x30);
         walk(&root, &mut |t, off| {
@@ -277,6 +330,17 @@ impl CompiledFilter {
                     ),
                 )
             };
+            key_only &= matches!(
+                t,
+                Test::Man
+                    | Test::Far
+                    | Test::Class(_)
+                    | Test::EtherProto(_)
+                    | Test::Host(..)
+                    | Test::Net(..)
+                    | Test::Port(..)
+                    | Test::Multicast
+            );
             match t {
                 Test::Host(Side::Src | Side::Dst, ..)
                 | Test::Net(Side::Src | Side::Dst, ..)
@@ -304,12 +368,15 @@ impl CompiledFilter {
             }
             Ok(())
         })?;
+        let ip_protos = ProtoSet::possible(&root);
         Ok(CompiledFilter {
             root,
             text: expr.to_string(),
             target,
             needs_print,
             dsrs,
+            key_only,
+            ip_protos,
         })
     }
 
@@ -337,6 +404,18 @@ impl CompiledFilter {
     /// only the DSRs in [`CompiledFilter::record_dsrs`].
     pub fn matches_flow(&self, r: &crate::record::FlowRecord) -> bool {
         eval::flow(self, r)
+    }
+
+    /// Evaluates on a flow record given as its bytes (header included), without decoding it,
+    /// when the filter reads only the flow key: the answer [`CompiledFilter::matches_flow`]
+    /// gives on the decoded record, or None when the bytes alone cannot tell (the filter reads
+    /// more than the key; a key other than IPv4/IPv6; a damaged record; ra's direction rules
+    /// would decide).
+    pub fn matches_flow_bytes(&self, rec: &[u8]) -> Option<bool> {
+        if !self.key_only || self.target != Target::Records {
+            return None;
+        }
+        eval::flow_bytes(self, rec)
     }
 
     /// The flow-record DSRs the evaluation reads: a record decoded with only these gives the

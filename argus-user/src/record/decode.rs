@@ -345,6 +345,33 @@ fn for_each_dsr<'a>(rec: &'a [u8], mut f: impl FnMut(Dsr<'a>)) -> Result<(), Dec
     Ok(())
 }
 
+/// The FLOW DSR of a flow record given as its bytes (header included): subtype, qualifier and
+/// body. The walk stops at the key: None when the DSRs up to it are damaged (the caller then
+/// decodes the record and reports the damage) or there is no key. Damage past the key is not
+/// looked for. (A malformed record with two keys gives its first here; `decode` keeps the
+/// last.)
+pub fn flow_key_dsr(rec: &[u8]) -> Option<(u8, u8, &[u8])> {
+    let mut p = 4;
+    while p + 4 <= rec.len() {
+        let (t, sub, qual, l8) = (rec[p], rec[p + 1], rec[p + 2], rec[p + 3]);
+        let dlen = if t & 0x80 != 0 {
+            4
+        } else if sub & 0x80 != 0 {
+            rd_u16(rec, p + 2) as usize * 4
+        } else {
+            l8 as usize * 4
+        };
+        if dlen == 0 || p + dlen > rec.len() {
+            return None;
+        }
+        if t == 0x02 {
+            return Some((sub, qual, &rec[p + 4..p + dlen]));
+        }
+        p += dlen;
+    }
+    None
+}
+
 fn decode_srcid(sub: u8, qual: u8, c: &mut Cur) -> SrcId {
     if sub & 0x01 == 0 {
         return SrcId::None;
@@ -837,6 +864,13 @@ pub struct ReadStats {
 pub struct RecordReader<R: Read> {
     inner: R,
     buf: Vec<u8>,
+    /// A mapped file ([`RecordReader::mapped`]): all of it is "buffered" from the start and
+    /// `buf` is unused.
+    map: Option<crate::capture::Mapped>,
+    /// Mapped file: where the page tables are filled up to (`read_ahead`).
+    populated: usize,
+    /// Mapped file: where cache lines were asked for up to (`read_ahead`).
+    prefetched: usize,
     /// Start of unconsumed data in `buf`.
     pos: usize,
     /// Stream offset of `buf[0]`.
@@ -852,12 +886,30 @@ pub struct RecordReader<R: Read> {
     pub stats: ReadStats,
 }
 
+/// The reader's bytes: the mapped file or the buffer (a function of the two fields, so that the
+/// rest of the reader can be borrowed alongside).
+fn data<'a>(map: &'a Option<crate::capture::Mapped>, buf: &'a [u8]) -> &'a [u8] {
+    match map {
+        Some(m) => m,
+        None => buf,
+    }
+}
+
+/// A test on a flow record's undecoded bytes ([`Prefilter::raw`]).
+pub type RawTest = std::sync::Arc<dyn Fn(&[u8]) -> Option<bool> + Send + Sync>;
+
 /// Decides from some of a flow record's DSRs (`dsrs`) whether its reader's user wants it;
 /// records it rejects are never decoded whole (`RecordReader::set_prefilter`).
 #[derive(Clone)]
 pub struct Prefilter {
     pub dsrs: DsrSet,
     pub keep: std::sync::Arc<dyn Fn(&FlowRecord) -> bool + Send + Sync>,
+    /// Asked first, on the record's bytes (header included): `Some(false)` rejects the record
+    /// without decoding anything; `Some(true)` or `None` (cannot tell) goes on to `keep`.
+    pub raw: Option<RawTest>,
+    /// `raw`'s `Some(true)` is the whole answer: such a record is decoded whole at once,
+    /// without asking `keep`.
+    pub raw_final: bool,
 }
 
 const MAX_RECORD: usize = 65535 * 4;
@@ -867,6 +919,9 @@ impl<R: Read> RecordReader<R> {
         RecordReader {
             inner,
             buf: Vec::with_capacity(1 << 16),
+            map: None,
+            populated: 0,
+            prefetched: 0,
             pos: 0,
             base: 0,
             eof: false,
@@ -878,11 +933,42 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
+    /// Reads the records of a mapped file in place, without copying them into a buffer
+    /// (`inner` is not read). See `capture::map_file` for the one hazard of a mapping.
+    pub fn mapped(inner: R, map: crate::capture::Mapped) -> Self {
+        let mut r = RecordReader::new(inner);
+        r.map = Some(map);
+        r.eof = true;
+        r
+    }
+
     /// Flow records that `p` rejects are skipped (counted in `stats.filtered`). `p.keep` must
     /// give on a record decoded with `p.dsrs` what the caller's own test gives on the whole
     /// record; MARs and events always come through.
     pub fn set_prefilter(&mut self, p: Option<Prefilter>) {
         self.prefilter = p;
+    }
+
+    /// Mapped file: keeps the pages ahead of `pos` mapped (a page fault each 64 KiB costs more
+    /// than filling the page tables a few MiB at a time) and their cache lines on the way
+    /// (records are read in order, and the hardware's own prefetcher stops at each 4 KiB page).
+    #[inline]
+    fn read_ahead(&mut self) {
+        const POPULATE: usize = 4 << 20;
+        const PREFETCH: usize = 2048;
+        let Some(m) = &self.map else { return };
+        if self.pos + POPULATE / 2 > self.populated && self.populated < m.len() {
+            let n = POPULATE.min(m.len() - self.populated);
+            // Linux 5.14 and later; elsewhere the pages are faulted in as they are read.
+            let _ = m.advise_range(memmap2::Advice::PopulateRead, self.populated, n);
+            self.populated += n;
+        }
+        let want = (self.pos + PREFETCH).min(m.len());
+        self.prefetched = self.prefetched.max(self.pos);
+        if self.prefetched < want {
+            crate::prefetch::prefetch_bytes(m, self.prefetched, want - self.prefetched);
+            self.prefetched = want;
+        }
     }
 
     /// Stream offset of the next unconsumed byte.
@@ -897,6 +983,9 @@ impl<R: Read> RecordReader<R> {
 
     /// Makes at least `n` bytes available after `pos` unless EOF.
     fn fill(&mut self, n: usize) {
+        if self.map.is_some() {
+            return;
+        }
         if self.pos > 0 && (self.pos >= self.buf.len() || self.buf.len() - self.pos < n) {
             self.buf.drain(..self.pos);
             self.base += self.pos as u64;
@@ -923,7 +1012,7 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn avail(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &data(&self.map, &self.buf)[self.pos..]
     }
 
     /// Scans forward (word-aligned) to the next plausible record header; counts skipped bytes.
@@ -963,6 +1052,7 @@ impl<R: Read> RecordReader<R> {
             if self.resync {
                 self.do_resync();
             }
+            self.read_ahead();
             self.fill(4);
             let a = self.avail();
             if a.is_empty() {
@@ -988,29 +1078,40 @@ impl<R: Read> RecordReader<R> {
             if let Some(p) = &self.prefilter {
                 if len >= 8 && len <= a.len() && a[0] == RT_FAR | VERSION {
                     // Fields borrowed one by one: the record bytes stay borrowed from `buf`.
-                    let rec = &self.buf[self.pos..self.pos + len];
-                    let cause = Cause::from_byte(rec[1]).unwrap_or(Cause::Status);
-                    let mut f = self.spare.take().unwrap_or_default();
-                    if decode_flow_into(&mut f, rec, cause, p.dsrs).is_ok() {
-                        let keep = (p.keep)(&f);
-                        if keep {
-                            // The other DSRs complete the same record (its structure was
-                            // checked whole by the first pass).
-                            let _ = decode_flow_into(&mut f, rec, cause, p.dsrs.rest());
-                        }
+                    let rec = &data(&self.map, &self.buf)[self.pos..self.pos + len];
+                    let verdict = p.raw.as_ref().and_then(|raw| raw(rec));
+                    if verdict == Some(false) {
                         self.pos += len;
                         self.stats.records += 1;
-                        if keep {
-                            self.stats.unknown_dsrs += f.unknown_dsrs as u64;
-                            return Some(Ok(Record::Flow(f)));
-                        }
                         self.stats.filtered += 1;
-                        *f = FlowRecord::default();
-                        self.spare = Some(f);
                         continue;
                     }
-                    *f = FlowRecord::default();
-                    self.spare = Some(f);
+                    // Wanted, told from its bytes: decoded whole below.
+                    let wanted = verdict == Some(true) && p.raw_final;
+                    if !wanted {
+                        let cause = Cause::from_byte(rec[1]).unwrap_or(Cause::Status);
+                        let mut f = self.spare.take().unwrap_or_default();
+                        if decode_flow_into(&mut f, rec, cause, p.dsrs).is_ok() {
+                            let keep = (p.keep)(&f);
+                            if keep {
+                                // The other DSRs complete the same record (its structure was
+                                // checked whole by the first pass).
+                                let _ = decode_flow_into(&mut f, rec, cause, p.dsrs.rest());
+                            }
+                            self.pos += len;
+                            self.stats.records += 1;
+                            if keep {
+                                self.stats.unknown_dsrs += f.unknown_dsrs as u64;
+                                return Some(Ok(Record::Flow(f)));
+                            }
+                            self.stats.filtered += 1;
+                            *f = FlowRecord::default();
+                            self.spare = Some(f);
+                            continue;
+                        }
+                        *f = FlowRecord::default();
+                        self.spare = Some(f);
+                    }
                 }
             }
             let a = self.avail();
