@@ -10,9 +10,11 @@
 //! per-direction metrics of later records are added to the matching side. The key is a few
 //! bytes copied from the record into a fixed buffer (no formatting), looked up in a hash map.
 
+use crate::index::Index;
+use crate::prefetch::{prefetch, prefetch_all};
 use crate::print::{orientation, Orientation};
 use crate::record::*;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
 
 /// One `-m` field.
@@ -337,31 +339,53 @@ struct Agg {
 
 /// The aggregation table: `add` records, then `finish` gives one record per group, in the
 /// order the groups were first seen.
+///
+/// With 100k groups the table does not fit in the CPU caches, and each record would wait for
+/// memory three times in a row: the index, the group (its key), the group's record. Records
+/// therefore go through a short pipeline, in arrival order: a record's key is hashed as it
+/// arrives and its index line prefetched; [`GROUP_AHEAD`] records later the group the index
+/// names is prefetched; [`RECORD_AHEAD`] records later that group's record; and [`MERGE_AHEAD`]
+/// records later it is merged, its lines by then in cache. A prefetch that turns out wrong (a
+/// group created in the meantime) costs nothing but the hint: the merge looks the key up anew.
 pub struct Aggregator {
     spec: KeySpec,
-    /// Group indices by the hash of their key: four bytes an entry keep the table in cache.
-    index: HashTable<u32>,
+    /// Group indices by the hash of their key.
+    index: Index,
     hasher: DefaultHashBuilder,
     groups: Vec<Agg>,
+    /// Records hashed but not merged yet, oldest first (at most `MERGE_AHEAD`).
+    pending: std::collections::VecDeque<Pending>,
+}
+
+/// Records between a record's arrival and the prefetch of its group.
+const GROUP_AHEAD: usize = 4;
+/// ... and the prefetch of its group's record.
+const RECORD_AHEAD: usize = 8;
+/// ... and its merge.
+const MERGE_AHEAD: usize = 12;
+
+/// A record in the pipeline, with what was computed from it on arrival.
+struct Pending {
+    hash: u32,
+    /// The group the index named when the group was prefetched (`u32::MAX`: none).
+    cand: u32,
+    key: KeyBuf,
+    o: Orientation,
+    /// Printed key fields, and the same before the prefix lengths of `-m`.
+    p: Printed,
+    raw: Printed,
+    rec: Box<FlowRecord>,
 }
 
 impl Aggregator {
     pub fn new(spec: KeySpec) -> Aggregator {
         Aggregator {
             spec,
-            index: HashTable::new(),
+            index: Index::with_buckets(1024),
             hasher: DefaultHashBuilder::default(),
             groups: Vec::new(),
+            pending: std::collections::VecDeque::with_capacity(MERGE_AHEAD + 1),
         }
-    }
-
-    /// Groups so far.
-    pub fn len(&self) -> usize {
-        self.groups.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
     }
 
     fn key(&self, r: &FlowRecord, p: &Printed) -> KeyBuf {
@@ -476,17 +500,67 @@ impl Aggregator {
                 }
             }
         }
-        let k = self.key(&r, &p);
+        let key = self.key(&r, &p);
+        let h = self.hasher.hash_one(key.bytes());
+        let hash = (h ^ (h >> 32)) as u32;
+        self.index.prefetch(hash);
+        self.pending.push_back(Pending {
+            hash,
+            cand: u32::MAX,
+            key,
+            o,
+            p,
+            raw,
+            rec: r,
+        });
+        let n = self.pending.len();
+        if n > GROUP_AHEAD {
+            let x = &mut self.pending[n - 1 - GROUP_AHEAD];
+            if let Some(i) = self.index.candidate(x.hash) {
+                x.cand = i;
+                if let Some(g) = self.groups.get(i as usize) {
+                    prefetch_all(g);
+                }
+            }
+        }
+        if n > RECORD_AHEAD {
+            let x = &self.pending[n - 1 - RECORD_AHEAD];
+            if let Some(g) = self.groups.get(x.cand as usize) {
+                prefetch_merged(&g.rec);
+            }
+        }
+        if n > MERGE_AHEAD {
+            if let Some(x) = self.pending.pop_front() {
+                self.merge_one(x);
+            }
+        }
+    }
+
+    /// Merges the records still in the pipeline.
+    fn merge_pending(&mut self) {
+        while let Some(x) = self.pending.pop_front() {
+            self.merge_one(x);
+        }
+    }
+
+    fn merge_one(&mut self, x: Pending) {
+        let Pending {
+            hash,
+            cand: _,
+            key: k,
+            o,
+            p,
+            raw,
+            rec: r,
+        } = x;
         let (start_us, last_us) = r
             .time
             .map_or((0, 0), |t| (t.start.as_micros(), t.last.as_micros()));
         let dur = (last_us - start_us) as f64 / 1e6;
-        let hash = self.hasher.hash_one(k.bytes());
         let groups = &self.groups;
         match self
             .index
-            .find(hash, |&i| groups[i as usize].key.bytes() == k.bytes())
-            .copied()
+            .find(hash, |i| groups[i as usize].key.bytes() == k.bytes())
         {
             Some(i) => {
                 let g = &mut self.groups[i as usize];
@@ -502,11 +576,7 @@ impl Aggregator {
             None => {
                 let mut dur_s = Stats::default();
                 dur_s.add(dur);
-                let i = self.groups.len() as u32;
-                let (groups, hasher) = (&self.groups, &self.hasher);
-                self.index.insert_unique(hash, i, |&j| {
-                    hasher.hash_one(groups[j as usize].key.bytes())
-                });
+                self.index.insert(hash, self.groups.len() as u32);
                 self.groups.push(Agg {
                     key: k,
                     rec: r,
@@ -531,7 +601,8 @@ impl Aggregator {
     }
 
     /// [`Aggregator::finish`] without moving the records out of their boxes.
-    pub fn finish_boxed(self) -> Vec<Box<FlowRecord>> {
+    pub fn finish_boxed(mut self) -> Vec<Box<FlowRecord>> {
+        self.merge_pending();
         let spec = self.spec;
         self.groups
             .into_iter()
@@ -708,6 +779,19 @@ fn jit(a: Option<JitterStats>, b: Option<JitterStats>) -> Option<JitterStats> {
 }
 
 /// Adds `r` (printed in orientation `ro`) into `g` (the group's record, orientation `go`).
+/// The lines of a group's record that [`merge`] and [`differences`] touch.
+#[inline(always)]
+fn prefetch_merged(g: &FlowRecord) {
+    prefetch(&g.srcid);
+    prefetch(&g.meter);
+    prefetch(&g.time);
+    prefetch(&g.psize);
+    prefetch(&g.jitter);
+    prefetch(&g.net);
+    prefetch(&g.dups);
+    prefetch(&g.encaps);
+}
+
 fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
     let flip = go.swap != ro.swap;
     if let Some(m) = &r.meter {

@@ -13,6 +13,7 @@ pub mod event;
 pub mod filter;
 pub mod flow;
 pub mod gen;
+mod index;
 pub mod output;
 mod prefetch;
 pub mod print;
