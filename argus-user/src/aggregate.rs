@@ -779,6 +779,13 @@ fn jit(a: Option<JitterStats>, b: Option<JitterStats>) -> Option<JitterStats> {
 }
 
 /// Adds `r` (printed in orientation `ro`) into `g` (the group's record, orientation `go`).
+/// A TCP status word with its per-direction bits swapped (retransmitted, window shut, reset,
+/// congested, out of order: each a source bit and the destination bit above it).
+fn swap_dir_bits(st: u32) -> u32 {
+    const SRC: u32 = 0x100 | 0x400 | 0x1000 | 0x4000 | 0x1_0000;
+    (st & !(SRC | SRC << 1)) | (st & SRC) << 1 | (st >> 1) & SRC
+}
+
 /// The lines of a group's record that [`merge`] and [`differences`] touch.
 #[inline(always)]
 fn prefetch_merged(g: &FlowRecord) {
@@ -831,8 +838,16 @@ fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
         gj.dst_idle = jit(gj.dst_idle, di);
     }
     if let (Some(NetworkDsr::Tcp(gt)), Some(NetworkDsr::Tcp(t))) = (&mut g.net, &r.net) {
-        // TCP flags seen, per direction; the state and status stay the first record's (they
-        // decide how ra orients the merged record, as they did for the first one).
+        // Status bits are OR-ed, as argus merges them, so a transaction reads as its latest
+        // state (FIN, RST over CON); the SYN and SYN-ACK bits stay the first record's: they
+        // decide how ra orients the merged record, as they did for the first one.
+        let st = if flip {
+            swap_dir_bits(t.status)
+        } else {
+            t.status
+        };
+        gt.status |= st & !0x3;
+        // TCP flags seen, per direction.
         let (s, d) = side(flip, Some(t.src), t.dst);
         if let Some(s) = s {
             gt.src.flags |= s.flags;
@@ -1072,6 +1087,15 @@ fn fix_rest(proto: &mut u8, sport: &mut u16, dport: &mut u16, p: bool, s: bool, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direction_bits_swap_in_pairs() {
+        // Source retransmissions and destination reset, plus the established and FIN bits.
+        let st = 0x100 | 0x2000 | 0x4 | 0x8;
+        assert_eq!(swap_dir_bits(st), 0x200 | 0x1000 | 0x4 | 0x8);
+        assert_eq!(swap_dir_bits(swap_dir_bits(0x3_ffff)), 0x3_ffff);
+        assert_eq!(swap_dir_bits(0x1_0000), 0x2_0000);
+    }
 
     #[test]
     fn parses_keys() {

@@ -325,3 +325,82 @@ fn bad_key_is_an_error_naming_it() {
         assert!(err.contains(word), "{args:?}: {err}");
     }
 }
+
+/// A TCP connection longer than the status interval is reported in several records (the first
+/// established, the last closed); merged, the transaction reads as its latest state, as in
+/// Debian's racluster (argus ORs the TCP status bits), not as its first record.
+#[test]
+fn merged_transactions_read_as_their_last_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("long.pcap");
+    let mut w = common::PcapWriter::create(&pcap);
+    let (c, s) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let (cm, sm) = ([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+    let mut put = |from_client: bool, sp: u16, dp: u16, seq: u32, ack: u32, flags: u8, n: usize| {
+        let (src, dst, smac, dmac) = if from_client {
+            (c, s, cm, sm)
+        } else {
+            (s, c, sm, cm)
+        };
+        let mut f = common::eth(smac, dmac, &[], 0x0800);
+        f.extend(common::ipv4(
+            src,
+            dst,
+            6,
+            0,
+            &common::tcp(sp, dp, seq, ack, flags, n),
+        ));
+        w.put(&f);
+    };
+    // Two connections, 1 ms a packet: 7 s of data each (status records every 5 s), the first
+    // closed with FINs, the second reset.
+    for (port, close_rst) in [(40000u16, false), (40001, true)] {
+        put(true, port, 80, 1000, 0, 0x02, 0);
+        put(false, 80, port, 5000, 1001, 0x12, 0);
+        put(true, port, 80, 1001, 5001, 0x10, 0);
+        let (mut cs, mut ss) = (1001u32, 5001u32);
+        for i in 0..7000 {
+            if i % 2 == 0 {
+                put(true, port, 80, cs, ss, 0x18, 100);
+                cs += 100;
+            } else {
+                put(false, 80, port, ss, cs, 0x18, 200);
+                ss += 200;
+            }
+        }
+        if close_rst {
+            put(true, port, 80, cs, ss, 0x04, 0);
+        } else {
+            put(true, port, 80, cs, ss, 0x11, 0);
+            put(false, 80, port, ss, cs + 1, 0x11, 0);
+            put(true, port, 80, cs + 1, ss + 1, 0x10, 0);
+        }
+    }
+    drop(w);
+    let argus_file = dir.path().join("long.argus");
+    common::argus_file(&pcap, &argus_file);
+    let fields = ["sport", "state", "trans"];
+    let (records, _, _) = run(RA, &["-M", "noman"], &argus_file, &fields);
+    assert!(records.len() >= 4, "status records: {records:?}");
+    let (ours, code, err) = run(OURS, &[], &argus_file, &fields);
+    assert_eq!(code, 0, "{err}");
+    let ours = sorted(ours);
+    let trans = |l: &str| {
+        l.rsplit(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(0)
+    };
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(ours.iter().all(|l| trans(l) >= 2), "{ours:?}");
+    assert!(ours[0].contains("FIN"), "{ours:?}");
+    assert!(ours[1].contains("RST"), "{ours:?}");
+    if Path::new(DEBIAN).exists() {
+        let (theirs, _, _) = run(DEBIAN, &[], &argus_file, &fields);
+        assert_eq!(ours, sorted(theirs));
+    } else if common::require() {
+        panic!("Debian's racluster is missing");
+    }
+}
