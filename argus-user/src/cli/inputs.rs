@@ -333,7 +333,7 @@ fn open(inp: &Input) -> Result<RecordReader<Box<dyn Read + Send>>, String> {
             let file = std::fs::File::open(f).map_err(|e| e.to_string())?;
             // A plain (not compressed) regular file is read in place, without copying it.
             if let Some(map) = crate::capture::map_file(&file) {
-                if !compressed(&map) {
+                if packing(&map).is_none() {
                     return Ok(RecordReader::mapped(Box::new(io::empty()), map));
                 }
             }
@@ -344,11 +344,24 @@ fn open(inp: &Input) -> Result<RecordReader<Box<dyn Read + Send>>, String> {
     decompress(raw).map(RecordReader::new)
 }
 
-/// The first bytes are those of a gzip, bzip2 or xz file.
-fn compressed(head: &[u8]) -> bool {
-    head.starts_with(&[0x1f, 0x8b])
-        || head.starts_with(b"BZh")
-        || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+/// A compression format, told from a file's first bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Packing {
+    Gzip,
+    Bzip2,
+    Xz,
+}
+
+fn packing(head: &[u8]) -> Option<Packing> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some(Packing::Gzip)
+    } else if head.starts_with(b"BZh") {
+        Some(Packing::Bzip2)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some(Packing::Xz)
+    } else {
+        None
+    }
 }
 
 /// Looks at the first bytes: gzip is decompressed (several members, as gzip does); bzip2
@@ -364,26 +377,21 @@ pub fn decompress(mut r: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, S
             Err(e) => return Err(e.to_string()),
         }
     }
-    let gz = head.starts_with(&[0x1f, 0x8b]);
-    let bz2 = head.starts_with(b"BZh");
-    let xz = head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]);
+    let kind = packing(&head);
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(head).chain(r));
-    if gz {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(1 << 16, whole),
-        )))
-    } else if bz2 || xz {
-        let (what, tool) = if bz2 {
-            ("bzip2", "bzip2 -dc")
-        } else {
-            ("xz", "xz -dc")
-        };
-        Err(format!(
-            "{what}-compressed input is not supported (only gzip); decompress it first, e.g. `{tool} FILE | ra -r -`"
-        ))
-    } else {
-        Ok(whole)
-    }
+    let (what, tool) = match kind {
+        None => return Ok(whole),
+        Some(Packing::Gzip) => {
+            return Ok(Box::new(flate2::read::MultiGzDecoder::new(
+                io::BufReader::with_capacity(1 << 16, whole),
+            )))
+        }
+        Some(Packing::Bzip2) => ("bzip2", "bzip2 -dc"),
+        Some(Packing::Xz) => ("xz", "xz -dc"),
+    };
+    Err(format!(
+        "{what}-compressed input is not supported (only gzip); decompress it first, e.g. `{tool} FILE | ra -r -`"
+    ))
 }
 
 /// Expands a shell-style pattern (`*`, `?`, `[abc]`, `[a-z]`, `[!x]` in any path component),

@@ -316,30 +316,36 @@ struct Dsr<'a> {
     body: &'a [u8],
 }
 
+/// The DSR starting at `rec[p]` (which must hold its 4-byte header) and its length in bytes;
+/// None when that length is 0 or runs past the record.
+#[inline(always)]
+fn dsr_at(rec: &[u8], p: usize) -> Option<(Dsr<'_>, usize)> {
+    let (t, sub, qual, l8) = (rec[p], rec[p + 1], rec[p + 2], rec[p + 3]);
+    let dlen = if t & 0x80 != 0 {
+        4
+    } else if sub & 0x80 != 0 {
+        rd_u16(rec, p + 2) as usize * 4
+    } else {
+        l8 as usize * 4
+    };
+    if dlen == 0 || p + dlen > rec.len() {
+        return None;
+    }
+    let body = &rec[p + 4..p + dlen];
+    Some((Dsr { t, sub, qual, body }, dlen))
+}
+
 /// Splits a record body into DSRs; error on length 0 or overrun.
 fn for_each_dsr<'a>(rec: &'a [u8], mut f: impl FnMut(Dsr<'a>)) -> Result<(), DecodeError> {
     let mut p = 4;
     while p + 4 <= rec.len() {
-        let (t, sub, qual, l8) = (rec[p], rec[p + 1], rec[p + 2], rec[p + 3]);
-        let dlen = if t & 0x80 != 0 {
-            4
-        } else if sub & 0x80 != 0 {
-            rd_u16(rec, p + 2) as usize * 4
-        } else {
-            l8 as usize * 4
-        };
-        if dlen == 0 || p + dlen > rec.len() {
+        let Some((d, dlen)) = dsr_at(rec, p) else {
             return Err(DecodeError::BadDsr {
                 dsr_offset: p,
                 offset: 0,
             });
-        }
-        f(Dsr {
-            t,
-            sub,
-            qual,
-            body: &rec[p + 4..p + dlen],
-        });
+        };
+        f(d);
         p += dlen;
     }
     Ok(())
@@ -353,19 +359,9 @@ fn for_each_dsr<'a>(rec: &'a [u8], mut f: impl FnMut(Dsr<'a>)) -> Result<(), Dec
 pub fn flow_key_dsr(rec: &[u8]) -> Option<(u8, u8, &[u8])> {
     let mut p = 4;
     while p + 4 <= rec.len() {
-        let (t, sub, qual, l8) = (rec[p], rec[p + 1], rec[p + 2], rec[p + 3]);
-        let dlen = if t & 0x80 != 0 {
-            4
-        } else if sub & 0x80 != 0 {
-            rd_u16(rec, p + 2) as usize * 4
-        } else {
-            l8 as usize * 4
-        };
-        if dlen == 0 || p + dlen > rec.len() {
-            return None;
-        }
-        if t == 0x02 {
-            return Some((sub, qual, &rec[p + 4..p + dlen]));
+        let (d, dlen) = dsr_at(rec, p)?;
+        if d.t == 0x02 {
+            return Some((d.sub, d.qual, d.body));
         }
         p += dlen;
     }
