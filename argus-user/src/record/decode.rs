@@ -122,7 +122,21 @@ impl<'a> Cur<'a> {
         self.p = self.p.saturating_add(n);
         &self.b[s..e]
     }
+    /// The next N bytes; past the end, the bytes that are left padded with zeros (the
+    /// caller checks lengths; a short read must not panic).
+    #[inline(always)]
     fn arr<const N: usize>(&mut self) -> [u8; N] {
+        // Fixed-size loads when all N bytes are there (the copy below has a run-time length,
+        // which compiles to a call of memcpy per field).
+        if let Some(a) = self
+            .p
+            .checked_add(N)
+            .and_then(|e| self.b.get(self.p..e))
+            .and_then(|s| <[u8; N]>::try_from(s).ok())
+        {
+            self.p += N;
+            return a;
+        }
         let mut a = [0u8; N];
         let s = self.take(N);
         a[..s.len()].copy_from_slice(s);
