@@ -11,7 +11,7 @@
 //! bytes copied from the record into a fixed buffer (no formatting), looked up in a hash map.
 
 use crate::index::Index;
-use crate::prefetch::{prefetch, prefetch_all};
+use crate::prefetch::prefetch_all;
 use crate::print::{orientation, Orientation};
 use crate::record::*;
 use hashbrown::DefaultHashBuilder;
@@ -335,18 +335,122 @@ struct Agg {
     dur: Stats,
     idle: Stats,
     last_us: i64,
+    /// The first record's source id (a merge compares it; the record is not touched).
+    srcid: SrcId,
+    sums: Sums,
+}
+
+/// What merging changes in a group's record, kept in the group itself: with 100k groups a
+/// merge that wrote into the record would wait for up to eight of its cache lines; these are
+/// two. [`finish_group`] writes them into the record. DSRs that records rarely carry (jitter,
+/// duplicates) and a DSR the group's record lacks until a later record brings it are merged
+/// into the record itself.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sums {
+    /// `S_*` bits: which of the fields below stand for a DSR of the record.
+    has: u8,
+    src: DirCounters,
+    dst: DirCounters,
+    start: Ts,
+    last: Ts,
+    psrc: Option<(u16, u16)>,
+    pdst: Option<(u16, u16)>,
+    /// TCP status, and the TCP flags seen per direction.
+    status: u32,
+    sflags: u8,
+    dflags: u8,
+    esrc: u32,
+    edst: u32,
+}
+
+/// METER counters (and `MeterDsr::has_app` in `S_APP`).
+const S_METER: u8 = 1;
+const S_APP: u8 = 2;
+/// TIME start and last; `S_TIMES`: more than one record's (per-direction times dropped).
+const S_TIME: u8 = 4;
+const S_TIMES: u8 = 8;
+const S_PSIZE: u8 = 16;
+/// TCP status and source flags; `S_TCPDST`: destination flags too.
+const S_TCP: u8 = 32;
+const S_TCPDST: u8 = 64;
+const S_ENCAPS: u8 = 128;
+
+impl Sums {
+    fn of(r: &FlowRecord) -> Sums {
+        let mut x = Sums::default();
+        if let Some(m) = &r.meter {
+            x.has |= S_METER | if m.has_app { S_APP } else { 0 };
+            (x.src, x.dst) = (m.src, m.dst);
+        }
+        if let Some(t) = &r.time {
+            x.has |= S_TIME;
+            (x.start, x.last) = (t.start, t.last);
+        }
+        if let Some(p) = &r.psize {
+            x.has |= S_PSIZE;
+            (x.psrc, x.pdst) = (p.src, p.dst);
+        }
+        if let Some(NetworkDsr::Tcp(t)) = &r.net {
+            x.has |= S_TCP;
+            x.status = t.status;
+            x.sflags = t.src.flags;
+            if let Some(d) = &t.dst {
+                x.has |= S_TCPDST;
+                x.dflags = d.flags;
+            }
+        }
+        if let Some(e) = &r.encaps {
+            x.has |= S_ENCAPS;
+            (x.esrc, x.edst) = (e.src, e.dst);
+        }
+        x
+    }
+
+    /// Writes the merged fields into the group's record.
+    fn put(&self, g: &mut FlowRecord) {
+        if self.has & S_METER != 0 {
+            let m = g.meter.get_or_insert_with(MeterDsr::default);
+            (m.src, m.dst) = (self.src, self.dst);
+            m.has_app = self.has & S_APP != 0;
+        }
+        if let (true, Some(t)) = (self.has & S_TIME != 0, g.time.as_mut()) {
+            (t.start, t.last) = (self.start, self.last);
+            if self.has & S_TIMES != 0 {
+                // Per-direction times of several records would not agree with start/last.
+                t.src_start = None;
+                t.src_last = None;
+                t.dst_start = None;
+                t.dst_last = None;
+                t.form = 0;
+            }
+        }
+        if self.has & S_PSIZE != 0 {
+            let p = g.psize.get_or_insert_with(PsizeDsr::default);
+            (p.src, p.dst) = (self.psrc, self.pdst);
+        }
+        if let Some(NetworkDsr::Tcp(t)) = &mut g.net {
+            t.status = self.status;
+            t.src.flags = self.sflags;
+            if let Some(d) = t.dst.as_mut() {
+                d.flags = self.dflags;
+            }
+        }
+        if let Some(e) = g.encaps.as_mut() {
+            (e.src, e.dst) = (self.esrc, self.edst);
+        }
+    }
 }
 
 /// The aggregation table: `add` records, then `finish` gives one record per group, in the
 /// order the groups were first seen.
 ///
 /// With 100k groups the table does not fit in the CPU caches, and each record would wait for
-/// memory three times in a row: the index, the group (its key), the group's record. Records
-/// therefore go through a short pipeline, in arrival order: a record's key is hashed as it
-/// arrives and its index line prefetched; [`GROUP_AHEAD`] records later the group the index
-/// names is prefetched; [`RECORD_AHEAD`] records later that group's record; and [`MERGE_AHEAD`]
-/// records later it is merged, its lines by then in cache. A prefetch that turns out wrong (a
-/// group created in the meantime) costs nothing but the hint: the merge looks the key up anew.
+/// memory twice in a row: the index, then the group (its key and its [`Sums`]; a merge does
+/// not touch the group's record). Records therefore go through a short pipeline, in arrival
+/// order: a record's key is hashed as it arrives and its index line prefetched; [`GROUP_AHEAD`]
+/// records later the group the index names is prefetched; and [`MERGE_AHEAD`] records later it
+/// is merged, its lines by then in cache. A prefetch that turns out wrong (a group created in
+/// the meantime) costs nothing but the hint: the merge looks the key up anew.
 pub struct Aggregator {
     spec: KeySpec,
     /// Group indices by the hash of their key.
@@ -359,10 +463,8 @@ pub struct Aggregator {
 
 /// Records between a record's arrival and the prefetch of its group.
 const GROUP_AHEAD: usize = 4;
-/// ... and the prefetch of its group's record.
-const RECORD_AHEAD: usize = 8;
 /// ... and its merge.
-const MERGE_AHEAD: usize = 12;
+const MERGE_AHEAD: usize = 8;
 
 /// A record in the pipeline, with what was computed from it on arrival.
 struct Pending {
@@ -523,12 +625,6 @@ impl Aggregator {
                 }
             }
         }
-        if n > RECORD_AHEAD {
-            let x = &self.pending[n - 1 - RECORD_AHEAD];
-            if let Some(g) = self.groups.get(x.cand as usize) {
-                prefetch_merged(&g.rec);
-            }
-        }
         if n > MERGE_AHEAD {
             if let Some(x) = self.pending.pop_front() {
                 self.merge_one(x);
@@ -568,10 +664,10 @@ impl Aggregator {
                 g.last_us = g.last_us.max(last_us);
                 g.dur.add(dur);
                 g.count += 1;
-                g.diff |= differences(&g.first, &p, g.rec.srcid, r.srcid);
+                g.diff |= differences(&g.first, &p, g.srcid, r.srcid);
                 g.sbits = g.sbits.min(common_bits(&g.raw.saddr, &raw.saddr));
                 g.dbits = g.dbits.min(common_bits(&g.raw.daddr, &raw.daddr));
-                merge(&mut g.rec, g.o, &r, o);
+                merge(&mut g.sums, &mut g.rec, g.o, &r, o);
             }
             None => {
                 let mut dur_s = Stats::default();
@@ -579,6 +675,8 @@ impl Aggregator {
                 self.index.insert(hash, self.groups.len() as u32);
                 self.groups.push(Agg {
                     key: k,
+                    srcid: r.srcid,
+                    sums: Sums::of(&r),
                     rec: r,
                     o,
                     first: p,
@@ -786,47 +884,33 @@ fn swap_dir_bits(st: u32) -> u32 {
     (st & !(SRC | SRC << 1)) | (st & SRC) << 1 | (st >> 1) & SRC
 }
 
-/// The lines of a group's record that [`merge`] and [`differences`] touch.
-#[inline(always)]
-fn prefetch_merged(g: &FlowRecord) {
-    prefetch(&g.srcid);
-    prefetch(&g.meter);
-    prefetch(&g.time);
-    prefetch(&g.psize);
-    prefetch(&g.jitter);
-    prefetch(&g.net);
-    prefetch(&g.dups);
-    prefetch(&g.encaps);
-}
-
-fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
+/// Adds `r` (printed in orientation `ro`) into the group: into its sums `x`, or for what they
+/// do not hold, into its record `g` (printed in orientation `go`).
+fn merge(x: &mut Sums, g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
     let flip = go.swap != ro.swap;
     if let Some(m) = &r.meter {
         let (s, d) = side(flip, &m.src, &m.dst);
-        let gm = g.meter.get_or_insert_with(MeterDsr::default);
-        add_dir(&mut gm.src, s);
-        add_dir(&mut gm.dst, d);
-        gm.has_app |= m.has_app;
+        add_dir(&mut x.src, s);
+        add_dir(&mut x.dst, d);
+        x.has |= S_METER | if m.has_app { S_APP } else { 0 };
     }
-    match (&mut g.time, &r.time) {
-        (Some(gt), Some(t)) => {
-            gt.start = gt.start.min(t.start);
-            gt.last = gt.last.max(t.last);
-            // Per-direction times of several records would not agree with start/last.
-            gt.src_start = None;
-            gt.src_last = None;
-            gt.dst_start = None;
-            gt.dst_last = None;
-            gt.form = 0;
+    if let Some(t) = &r.time {
+        if x.has & S_TIME != 0 {
+            x.start = x.start.min(t.start);
+            x.last = x.last.max(t.last);
+            x.has |= S_TIMES;
+        } else {
+            // The group's first TIME DSR, whole.
+            g.time = Some(*t);
+            (x.start, x.last) = (t.start, t.last);
+            x.has |= S_TIME;
         }
-        (None, Some(t)) => g.time = Some(*t),
-        _ => {}
     }
     if let Some(p) = &r.psize {
         let (s, d) = side(flip, p.src, p.dst);
-        let gp = g.psize.get_or_insert_with(PsizeDsr::default);
-        gp.src = min_max(gp.src, s);
-        gp.dst = min_max(gp.dst, d);
+        x.psrc = min_max(x.psrc, s);
+        x.pdst = min_max(x.pdst, d);
+        x.has |= S_PSIZE;
     }
     if let Some(j) = &r.jitter {
         let (sa, da) = side(flip, j.src_act, j.dst_act);
@@ -837,7 +921,7 @@ fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
         gj.src_idle = jit(gj.src_idle, si);
         gj.dst_idle = jit(gj.dst_idle, di);
     }
-    if let (Some(NetworkDsr::Tcp(gt)), Some(NetworkDsr::Tcp(t))) = (&mut g.net, &r.net) {
+    if let (true, Some(NetworkDsr::Tcp(t))) = (x.has & S_TCP != 0, &r.net) {
         // Status bits are OR-ed, as argus merges them, so a transaction reads as its latest
         // state (FIN, RST over CON); the SYN and SYN-ACK bits stay the first record's: they
         // decide how ra orients the merged record, as they did for the first one.
@@ -846,14 +930,14 @@ fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
         } else {
             t.status
         };
-        gt.status |= st & !0x3;
+        x.status |= st & !0x3;
         // TCP flags seen, per direction.
         let (s, d) = side(flip, Some(t.src), t.dst);
         if let Some(s) = s {
-            gt.src.flags |= s.flags;
+            x.sflags |= s.flags;
         }
-        if let (Some(gd), Some(d)) = (gt.dst.as_mut(), d) {
-            gd.flags |= d.flags;
+        if let (true, Some(d)) = (x.has & S_TCPDST != 0, d) {
+            x.dflags |= d.flags;
         }
     }
     if let Some(u) = &r.dups {
@@ -865,10 +949,10 @@ fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
         gu.src_bytes = gu.src_bytes.saturating_add(sb);
         gu.dst_bytes = gu.dst_bytes.saturating_add(db);
     }
-    if let (Some(ge), Some(e)) = (&mut g.encaps, &r.encaps) {
+    if let (true, Some(e)) = (x.has & S_ENCAPS != 0, &r.encaps) {
         let (s, d) = side(flip, e.src, e.dst);
-        ge.src |= s;
-        ge.dst |= d;
+        x.esrc |= s;
+        x.edst |= d;
     }
 }
 
@@ -877,6 +961,7 @@ fn merge(g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
 fn finish_group(g: Agg, spec: &KeySpec) -> Box<FlowRecord> {
     let Agg {
         mut rec,
+        sums,
         o,
         diff,
         sbits: s_common,
@@ -898,6 +983,7 @@ fn finish_group(g: Agg, spec: &KeySpec) -> Box<FlowRecord> {
         }
         n
     };
+    sums.put(&mut rec);
     // The bits all merged addresses share, at most the prefix of `-m`.
     let (sbits, dbits) = (s_common.min(plen(true)), d_common.min(plen(false)));
     if diff & D_SRCID != 0 {
@@ -1087,6 +1173,130 @@ fn fix_rest(proto: &mut u8, sport: &mut u16, dport: &mut u16, p: bool, s: bool, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tcp(a: [u8; 4], sp: u16, b: [u8; 4], dp: u16, status: u32) -> FlowRecord {
+        FlowRecord {
+            flow: Some(FlowDsr {
+                kind: 1,
+                reverse: false,
+                qual: 1,
+                key: FlowKey::Ipv4 {
+                    src: a,
+                    dst: b,
+                    proto: 6,
+                    tp_p: 0,
+                    sport: sp,
+                    dport: dp,
+                    smask: 0,
+                    dmask: 0,
+                },
+            }),
+            net: Some(NetworkDsr::Tcp(TcpDsr {
+                status,
+                src: TcpDir::default(),
+                dst: Some(TcpDir::default()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }
+    }
+
+    fn dir(pkts: u64, bytes: u64) -> DirCounters {
+        DirCounters {
+            pkts,
+            bytes,
+            appbytes: 0,
+        }
+    }
+
+    /// The group's sums and the merge into the record agree: DSRs the first record lacks
+    /// (TIME, METER, PSIZE, DUP, JITTER) come from later records, on the group's side even
+    /// when a record is printed the other way round.
+    #[test]
+    fn late_and_turned_records_merge_into_the_first_ones_sides() {
+        let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        // The client's SYN: printed as it is, no time, no counters.
+        let r1 = tcp(client, 40000, server, 80, 0x1);
+        // The server's side as the wire key: ra turns it (port 80 is the source).
+        let mut r2 = tcp(server, 80, client, 40000, 0x100);
+        r2.time = Some(TimeDsr {
+            start: Ts { sec: 10, usec: 0 },
+            last: Ts { sec: 12, usec: 0 },
+            src_start: Some(Ts { sec: 10, usec: 0 }),
+            ..Default::default()
+        });
+        r2.meter = Some(MeterDsr {
+            src: dir(5, 500),
+            dst: dir(3, 300),
+            has_app: false,
+        });
+        r2.psize = Some(PsizeDsr {
+            src: Some((100, 200)),
+            dst: None,
+        });
+        r2.dups = Some(DupDsr {
+            src_pkts: 1,
+            ..Default::default()
+        });
+        let js = JitterStats {
+            n: 2,
+            min: 1.0,
+            mean: 1.5,
+            stdev: 0.5,
+            max: 2.0,
+        };
+        r2.jitter = Some(JitterDsr {
+            src_act: Some(js),
+            ..Default::default()
+        });
+        let mut r3 = tcp(client, 40000, server, 80, 0);
+        r3.time = Some(TimeDsr {
+            start: Ts { sec: 5, usec: 0 },
+            last: Ts { sec: 11, usec: 0 },
+            ..Default::default()
+        });
+        r3.meter = Some(MeterDsr {
+            src: dir(1, 60),
+            dst: dir(2, 120),
+            has_app: false,
+        });
+        r3.psize = Some(PsizeDsr {
+            src: Some((50, 60)),
+            dst: None,
+        });
+        let spec = KeySpec::parse(&["saddr", "daddr", "proto", "sport", "dport"]).unwrap();
+        let mut agg = Aggregator::new(spec);
+        for r in [r1, r2, r3] {
+            agg.add(r);
+        }
+        let out = agg.finish();
+        assert_eq!(out.len(), 1);
+        let g = &out[0];
+        assert_eq!(g.agr.as_ref().map(|a| a.count), Some(3));
+        let m = g.meter.expect("meter from the later records");
+        assert_eq!((m.src, m.dst), (dir(4, 360), dir(7, 620)));
+        let t = g.time.expect("time from the later records");
+        assert_eq!((t.start.sec, t.last.sec), (5, 12));
+        assert_eq!(
+            t.src_start, None,
+            "per-direction times of two records dropped"
+        );
+        let p = g.psize.expect("psize");
+        assert_eq!((p.src, p.dst), (Some((50, 60)), Some((100, 200))));
+        let u = g.dups.expect("dups");
+        assert_eq!((u.src_pkts, u.dst_pkts), (0, 1));
+        let j = g.jitter.expect("jitter");
+        assert_eq!((j.src_act, j.dst_act), (None, Some(js)));
+        // The server's retransmission bit lands on the destination side.
+        match &g.net {
+            Some(NetworkDsr::Tcp(t)) => assert_eq!(t.status, 0x201),
+            n => panic!("TCP DSR lost: {n:?}"),
+        }
+        match &g.flow.as_ref().map(|f| &f.key) {
+            Some(FlowKey::Ipv4 { src, sport, .. }) => assert_eq!((*src, *sport), (client, 40000)),
+            k => panic!("key {k:?}"),
+        }
+    }
 
     #[test]
     fn direction_bits_swap_in_pairs() {

@@ -505,8 +505,17 @@ struct View<'a> {
 }
 
 /// RA_PORT_DIRECTION="services,wellknown": a port below 1024 or one named in /etc/services.
+/// (Asked for most TCP records when orienting them: a bit per port, not a hash lookup.)
 fn is_wellknown(port: u16, tcp: bool) -> bool {
-    port < 1024 || services().contains_key(&(port, tcp))
+    static BITS: OnceLock<Box<[[u64; 1024]; 2]>> = OnceLock::new();
+    let bits = BITS.get_or_init(|| {
+        let mut b = Box::new([[0u64; 1024]; 2]);
+        for &(p, t) in services().keys() {
+            b[t as usize][p as usize / 64] |= 1 << (p % 64);
+        }
+        b
+    });
+    port < 1024 || bits[tcp as usize][port as usize / 64] & (1 << (port % 64)) != 0
 }
 
 impl<'a> View<'a> {
