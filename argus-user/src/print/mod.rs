@@ -4,7 +4,9 @@
 //! direction correction (TCP SYN/SYN-ACK, well-known ports with `?` marks, ICMP echo replies).
 
 use crate::record::*;
-use std::collections::HashMap;
+use std::borrow::Cow;
+// foldhash, not SipHash: a port name is looked up for most lines printed.
+use hashbrown::HashMap;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -502,11 +504,19 @@ struct View<'a> {
     kind: char,
     /// IS-IS PDU type (kind 'i').
     isis_pdu: u32,
+    /// The TCP object ([`tcp_object`]), found once: borrowed from the record when it is the
+    /// full DSR; the bool says whether it has a source block.
+    tcpo: Option<(Cow<'a, TcpDsr>, bool)>,
 }
 
 /// RA_PORT_DIRECTION="services,wellknown": a port below 1024 or one named in /etc/services.
-/// (Asked for most TCP records when orienting them: a bit per port, not a hash lookup.)
 fn is_wellknown(port: u16, tcp: bool) -> bool {
+    port < 1024 || in_services(port, tcp)
+}
+
+/// The port has a name in /etc/services. Asked for most TCP records when orienting them and
+/// for every port printed: a bit per port, and the name looked up only when there is one.
+fn in_services(port: u16, tcp: bool) -> bool {
     static BITS: OnceLock<Box<[[u64; 1024]; 2]>> = OnceLock::new();
     let bits = BITS.get_or_init(|| {
         let mut b = Box::new([[0u64; 1024]; 2]);
@@ -515,7 +525,7 @@ fn is_wellknown(port: u16, tcp: bool) -> bool {
         }
         b
     });
-    port < 1024 || bits[tcp as usize][port as usize / 64] & (1 << (port % 64)) != 0
+    bits[tcp as usize][port as usize / 64] & (1 << (port % 64)) != 0
 }
 
 impl<'a> View<'a> {
@@ -531,6 +541,7 @@ impl<'a> View<'a> {
             proto: 0,
             kind: 'r',
             isis_pdu: 0,
+            tcpo: tcp_object(r),
         };
         let Some(f) = &r.flow else { return v };
         match &f.key {
@@ -634,7 +645,7 @@ impl<'a> View<'a> {
         let (sp, dp) = (self.sport.unwrap_or(0), self.dport.unwrap_or(0));
         match self.proto {
             6 => {
-                let status = tcp_object(self.r).map(|t| t.0.status).unwrap_or(0);
+                let status = self.tcpo.as_ref().map_or(0, |t| t.0.status);
                 // Debian's ra leaves IPv6 TCP flows as they are (seen on ::1 flows, where the
                 // port and SYN-ACK rules below would have turned them).
                 if self.kind == '6' {
@@ -728,12 +739,13 @@ impl<'a> View<'a> {
     }
     /// The TCP object with its direction blocks in print order (a block is None when the
     /// record does not carry it).
-    fn tcp(&self) -> Option<(TcpDsr, Option<TcpDir>, Option<TcpDir>)> {
-        let (t, src) = tcp_object(self.r)?;
+    fn tcp(&self) -> Option<(&TcpDsr, Option<&TcpDir>, Option<&TcpDir>)> {
+        let (t, has_src) = self.tcpo.as_ref()?;
+        let src = has_src.then_some(&t.src);
         if self.swap {
-            Some((t, t.dst, src))
+            Some((t, t.dst.as_ref(), src))
         } else {
-            Some((t, src, t.dst))
+            Some((t, src, t.dst.as_ref()))
         }
     }
 }
@@ -808,46 +820,35 @@ fn put_time(t: Ts, o: &PrintOpts, out: &mut String) {
         // ra's time_t comes from a signed 32-bit second count.
         let secs = t.sec as i32 as i64;
         let tod = secs.rem_euclid(86400) as u32;
+        let mut b = *b"00:00:00";
         for (i, x) in [tod / 3600, (tod / 60) % 60, tod % 60]
             .into_iter()
             .enumerate()
         {
-            if i > 0 {
-                out.push(':');
-            }
-            out.push((b'0' + (x / 10) as u8) as char);
-            out.push((b'0' + (x % 10) as u8) as char);
+            b[3 * i] = b'0' + (x / 10) as u8;
+            b[3 * i + 1] = b'0' + (x % 10) as u8;
         }
+        put_ascii(out, &b);
     }
     if p > 0 {
-        out.push('.');
         let mut u = t.usec.min(999_999);
-        let mut d = [b'0'; 6];
-        for slot in d.iter_mut().rev() {
+        let mut d = *b".000000";
+        for slot in d[1..].iter_mut().rev() {
             *slot = b'0' + (u % 10) as u8;
             u /= 10;
         }
-        for &c in &d[..p] {
-            out.push(c as char);
-        }
+        put_ascii(out, &d[..=p]);
     }
 }
 
 /// A decimal number into `out` without the formatting machinery.
-fn put_u64(out: &mut String, mut n: u64) {
-    let mut b = [0u8; 20];
-    let mut i = b.len();
-    loop {
-        i -= 1;
-        b[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &c in &b[i..] {
-        out.push(c as char);
-    }
+fn put_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// ASCII digits and punctuation built in a buffer, into `out` at once.
+fn put_ascii(out: &mut String, b: &[u8]) {
+    out.push_str(std::str::from_utf8(b).unwrap_or_default());
 }
 
 fn fmt_time(t: Ts, o: &PrintOpts) -> String {
@@ -939,7 +940,7 @@ fn tcp_loss(v: &View, which: Field) -> u64 {
         return 0;
     }
     let (s, d) = v.meter();
-    let retrans = |x: Option<TcpDir>| x.map(|x| x.retrans as u64).unwrap_or(0);
+    let retrans = |x: Option<&TcpDir>| x.map(|x| x.retrans as u64).unwrap_or(0);
     let (sr, dr) = (retrans(sd), retrans(dd));
     match which {
         Field::SLoss if s.pkts > 0 => sr,
@@ -1079,7 +1080,7 @@ fn flags(v: &View) -> [u8; 10] {
 
 /// Bytes missing from one direction's sequence space (ra's SrcGap/DstGap): sequence span
 /// minus bytes seen, minus one; 0 when the direction retransmitted. None for non-TCP flows.
-fn dir_gap(d: Option<TcpDir>) -> Option<u64> {
+fn dir_gap(d: Option<&TcpDir>) -> Option<u64> {
     let d = d?;
     if d.retrans > 0 {
         return Some(0);
@@ -1098,14 +1099,14 @@ fn src_gap(v: &View) -> Option<u64> {
 /// The record's TCP object: the full performance object, or the short forms argus writes
 /// for flows that never got established (0x03 "init": status, base sequence, options,
 /// window, flags, shift; 0x04 "status": status and flags) widened to it. The second value
-/// is the source block when the record has one.
-fn tcp_object(r: &FlowRecord) -> Option<(TcpDsr, Option<TcpDir>)> {
+/// says whether it has a source block (the widened 0x03 form has, 0x04 has not).
+fn tcp_object(r: &FlowRecord) -> Option<(Cow<'_, TcpDsr>, bool)> {
     let u32_at = |b: &[u8], o: usize| {
         b.get(o..o + 4)
             .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
     };
     match &r.net {
-        Some(NetworkDsr::Tcp(t)) => Some((*t, Some(t.src))),
+        Some(NetworkDsr::Tcp(t)) => Some((Cow::Borrowed(t), true)),
         Some(NetworkDsr::Other {
             subtype: 0x03,
             body,
@@ -1128,7 +1129,7 @@ fn tcp_object(r: &FlowRecord) -> Option<(TcpDsr, Option<TcpDir>)> {
                 dst: None,
                 ..Default::default()
             };
-            Some((t, Some(src)))
+            Some((Cow::Owned(t), true))
         }
         Some(NetworkDsr::Other {
             subtype: 0x04,
@@ -1139,7 +1140,7 @@ fn tcp_object(r: &FlowRecord) -> Option<(TcpDsr, Option<TcpDir>)> {
                 dst: None,
                 ..Default::default()
             };
-            Some((t, None))
+            Some((Cow::Owned(t), false))
         }
         _ => None,
     }
@@ -1498,7 +1499,11 @@ fn flow_value_into(v: &View, f: Field, o: &PrintOpts, out: &mut String) -> bool 
             if o.numeric > 0 {
                 put_u64(out, p as u64);
             } else if p != 0 {
-                match services().get(&(p, v.proto == 6)) {
+                let tcp = v.proto == 6;
+                match in_services(p, tcp)
+                    .then(|| services().get(&(p, tcp)))
+                    .flatten()
+                {
                     Some(n) => out.push_str(n),
                     None => put_u64(out, p as u64),
                 }
@@ -1595,7 +1600,7 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         SWin | DWin if s.pkts == 0 || (f == DWin && d.pkts == 0) => String::new(),
         SWin | DWin => match &tcp() {
             Some((_, a, b)) => {
-                let dd = if f == SWin { *a } else { *b };
+                let dd = if f == SWin { a } else { b };
                 dd.map(|x| ((x.win as u64) << x.winshift).to_string())
                     .unwrap_or_default()
             }
@@ -1603,7 +1608,7 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         },
         STcpb | DTcpb => match &tcp() {
             Some((_, a, b)) => {
-                let dd = if f == STcpb { *a } else { *b };
+                let dd = if f == STcpb { a } else { b };
                 // Debian's ra leaves a zero base sequence blank for IPv4 (not for IPv6).
                 opt_u(dd.map(|x| x.seqbase).filter(|&b| b != 0 || v.kind == '6'))
             }
@@ -1895,19 +1900,29 @@ fn fit(s: &str, w: usize, al: Align, out: &mut String) {
     let pad = w - n;
     match al {
         Align::R => {
-            out.extend(std::iter::repeat_n(' ', pad));
+            spaces(out, pad);
             out.push_str(s);
         }
         Align::L => {
             out.push_str(s);
-            out.extend(std::iter::repeat_n(' ', pad));
+            spaces(out, pad);
         }
         Align::C => {
             let l = pad / 2;
-            out.extend(std::iter::repeat_n(' ', l));
+            spaces(out, l);
             out.push_str(s);
-            out.extend(std::iter::repeat_n(' ', pad - l));
+            spaces(out, pad - l);
         }
+    }
+}
+
+/// `n` spaces (a column's padding: most of a line's bytes).
+fn spaces(out: &mut String, mut n: usize) {
+    const S: &str = "                                                                ";
+    while n > 0 {
+        let k = n.min(S.len());
+        out.push_str(&S[..k]);
+        n -= k;
     }
 }
 
@@ -1979,15 +1994,25 @@ fn line(r: &Rec, o: &PrintOpts) -> String {
 
 /// One line into `out` (appended).
 fn line_into(r: &Rec, o: &PrintOpts, out: &mut String) {
+    thread_local! {
+        /// Each value is formatted here before it is fitted to its column (one buffer per
+        /// thread, not an allocation per line).
+        static VALUE: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+    }
+    let mut v = VALUE.take();
+    line_with(r, o, out, &mut v);
+    VALUE.set(v);
+}
+
+fn line_with(r: &Rec, o: &PrintOpts, out: &mut String, v: &mut String) {
     let start = out.len();
-    let mut v = String::with_capacity(64);
     if o.json {
         out.push('{');
         for (i, f) in o.fields.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            value_into(r, f, o, &mut v);
+            value_into(r, f, o, v);
             let _ = write!(
                 out,
                 "{}:{}",
@@ -2003,20 +2028,20 @@ fn line_into(r: &Rec, o: &PrintOpts, out: &mut String) {
             if i > 0 {
                 out.push_str(sep);
             }
-            value_into(r, f, o, &mut v);
+            value_into(r, f, o, v);
             match f.field {
                 Field::Dir => {
                     let mut d = String::new();
-                    fit(&v, 5, Align::R, &mut d);
+                    fit(v, 5, Align::R, &mut d);
                     out.push_str(d.trim_end());
                 }
                 // ra's sprintf of a missing IS-IS destination id.
                 Field::DAddr if v.is_empty() && matches!(r, Rec::Flow(fv) if fv.kind == 'i') => {
                     out.push_str("(null)")
                 }
-                Field::Flgs => fit(&v, 10, Align::L, out),
+                Field::Flgs => fit(v, 10, Align::L, out),
                 Field::SUser | Field::DUser => out.push_str(v.trim_end()),
-                _ => out.push_str(&v),
+                _ => out.push_str(v),
             }
             // ra's IS-IS destination port leaves an extra empty field behind it in CSV.
             if f.field == Field::DPort && matches!(r, Rec::Flow(fv) if fv.kind == 'i') {
@@ -2029,7 +2054,7 @@ fn line_into(r: &Rec, o: &PrintOpts, out: &mut String) {
     let mut prev: Option<Field> = None;
     for f in &o.fields {
         let w = width(f, o);
-        value_into(r, f, o, &mut v);
+        value_into(r, f, o, v);
         if f.field == Field::Flgs {
             v.truncate(w);
         }
@@ -2042,7 +2067,7 @@ fn line_into(r: &Rec, o: &PrintOpts, out: &mut String) {
             // ra joins an address and its port: "addr.port" / "addr " + padding.
             out.pop();
             out.push(if v.is_empty() { ' ' } else { '.' });
-            fit(&v, w, Align::L, out);
+            fit(v, w, Align::L, out);
         } else {
             let al = match f.field {
                 Field::Flgs => Align::L,
@@ -2051,7 +2076,7 @@ fn line_into(r: &Rec, o: &PrintOpts, out: &mut String) {
                 Field::TcpOpt => Align::L,
                 _ => Align::R,
             };
-            fit(&v, w, al, out);
+            fit(v, w, al, out);
         }
         out.push(' ');
         prev = Some(f.field);
