@@ -158,8 +158,12 @@ impl Field {
         FIELD_TABLE.iter().find(|e| e.1 == name).map(|e| e.0)
     }
     fn entry(self) -> &'static (Field, &'static str, &'static str, usize, Align) {
-        // Every variant is in the table by construction.
-        &FIELD_TABLE[FIELD_TABLE.iter().position(|e| e.0 == self).unwrap_or(0)]
+        // The table lists the variants in declaration order (`fields!`), so a variant's
+        // number is its row (asked for every column of every line: no search).
+        match FIELD_TABLE.get(self as usize) {
+            Some(e) if e.0 == self => e,
+            _ => &FIELD_TABLE[FIELD_TABLE.iter().position(|e| e.0 == self).unwrap_or(0)],
+        }
     }
     pub fn name(self) -> &'static str {
         self.entry().1
@@ -1916,12 +1920,49 @@ fn fit(s: &str, w: usize, al: Align, out: &mut String) {
     }
 }
 
+/// [`fit`] for a value already in `out` from byte `at` on: padded or cut there.
+fn fit_at(out: &mut String, at: usize, w: usize, al: Align) {
+    let s = &out[at..];
+    let n = if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    };
+    if n > w {
+        let keep = w.saturating_sub(1);
+        let cut = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+        out.truncate(at + cut);
+        out.push('*');
+        return;
+    }
+    let pad = w - n;
+    match al {
+        Align::R => insert_spaces(out, at, pad),
+        Align::L => spaces(out, pad),
+        Align::C => {
+            let l = pad / 2;
+            insert_spaces(out, at, l);
+            spaces(out, pad - l);
+        }
+    }
+}
+
+/// `n` spaces inserted at byte `at` (before a right-aligned value: a few bytes move).
+fn insert_spaces(out: &mut String, at: usize, mut n: usize) {
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.insert_str(at, &SPACES[..k]);
+        n -= k;
+    }
+}
+
+const SPACES: &str = "                                                                ";
+
 /// `n` spaces (a column's padding: most of a line's bytes).
 fn spaces(out: &mut String, mut n: usize) {
-    const S: &str = "                                                                ";
     while n > 0 {
-        let k = n.min(S.len());
-        out.push_str(&S[..k]);
+        let k = n.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
         n -= k;
     }
 }
@@ -1975,6 +2016,11 @@ fn value(r: &Rec, spec: &FieldSpec, o: &PrintOpts) -> String {
 /// `value` into `v` (cleared first): the hot flow fields without a String of their own.
 fn value_into(r: &Rec, spec: &FieldSpec, o: &PrintOpts, v: &mut String) {
     v.clear();
+    value_append(r, spec, o, v);
+}
+
+/// `value` appended to `v`.
+fn value_append(r: &Rec, spec: &FieldSpec, o: &PrintOpts, v: &mut String) {
     if let Rec::Flow(fv) = r {
         if spec.field != Field::SUser
             && spec.field != Field::DUser
@@ -2052,12 +2098,9 @@ fn line_with(r: &Rec, o: &PrintOpts, out: &mut String, v: &mut String) {
     }
     let is_mar = matches!(r, Rec::Mar(_));
     let mut prev: Option<Field> = None;
+    // Each value is formatted straight into the line, then fitted to its column there.
     for f in &o.fields {
         let w = width(f, o);
-        value_into(r, f, o, v);
-        if f.field == Field::Flgs {
-            v.truncate(w);
-        }
         let joined = !is_mar
             && matches!(
                 (prev, f.field),
@@ -2066,9 +2109,20 @@ fn line_with(r: &Rec, o: &PrintOpts, out: &mut String, v: &mut String) {
         if joined {
             // ra joins an address and its port: "addr.port" / "addr " + padding.
             out.pop();
-            out.push(if v.is_empty() { ' ' } else { '.' });
-            fit(v, w, Align::L, out);
+            let dot = out.len();
+            out.push('.');
+            value_append(r, f, o, out);
+            if out.len() == dot + 1 {
+                out.truncate(dot);
+                out.push(' ');
+            }
+            fit_at(out, dot + 1, w, Align::L);
         } else {
+            let at = out.len();
+            value_append(r, f, o, out);
+            if f.field == Field::Flgs {
+                out.truncate(at + w.min(out.len() - at));
+            }
             let al = match f.field {
                 Field::Flgs => Align::L,
                 Field::SUser | Field::DUser => Align::L,
@@ -2076,7 +2130,7 @@ fn line_with(r: &Rec, o: &PrintOpts, out: &mut String, v: &mut String) {
                 Field::TcpOpt => Align::L,
                 _ => Align::R,
             };
-            fit(v, w, al, out);
+            fit_at(out, at, w, al);
         }
         out.push(' ');
         prev = Some(f.field);
