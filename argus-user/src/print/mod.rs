@@ -647,30 +647,13 @@ impl<'a> View<'a> {
             return false;
         }
         let (sp, dp) = (self.sport.unwrap_or(0), self.dport.unwrap_or(0));
-        match self.proto {
-            6 => {
-                let status = self.tcpo.as_ref().map_or(0, |t| t.0.status);
-                // Debian's ra leaves IPv6 TCP flows as they are (seen on ::1 flows, where the
-                // port and SYN-ACK rules below would have turned them).
-                if self.kind == '6' {
-                    return false;
-                }
-                // SYN seen: originator order; only the SYN-ACK seen: the responder's record.
-                if status & 0x1 != 0 {
-                    return false;
-                }
-                if status & 0x2 != 0 {
-                    return true;
-                }
-                if is_wellknown(sp, true) && !is_wellknown(dp, true) {
-                    self.guess = true;
-                    return true;
-                }
-                false
+        let status = self.tcpo.as_ref().map_or(0, |t| t.0.status);
+        match turn_rule(self.kind == '6', self.proto, sp, dp, status) {
+            Some(guessed) => {
+                self.guess |= guessed;
+                true
             }
-            1 => sp >> 8 == 0 && self.kind == '4',
-            58 => sp >> 8 == 129,
-            _ => false,
+            None => false,
         }
     }
 
@@ -754,6 +737,36 @@ impl<'a> View<'a> {
     }
 }
 
+/// ra's client-side direction rules for an IP flow whose ports are in originator order:
+/// `Some(guessed)` when ra prints it the other way round (`guessed`: by the port rule, shown
+/// as `?` in Dir), None when as it is. `status`: the TCP status word (0 without one).
+fn turn_rule(v6: bool, proto: u8, sp: u16, dp: u16, status: u32) -> Option<bool> {
+    let turn = match proto {
+        6 => {
+            // Debian's ra leaves IPv6 TCP flows as they are (seen on ::1 flows, where the
+            // port and SYN-ACK rules below would have turned them).
+            if v6 {
+                return None;
+            }
+            // SYN seen: originator order; only the SYN-ACK seen: the responder's record.
+            if status & 0x1 != 0 {
+                return None;
+            }
+            if status & 0x2 != 0 {
+                return Some(false);
+            }
+            if is_wellknown(sp, true) && !is_wellknown(dp, true) {
+                return Some(true);
+            }
+            false
+        }
+        1 => sp >> 8 == 0 && !v6,
+        58 => sp >> 8 == 129,
+        _ => false,
+    };
+    turn.then_some(false)
+}
+
 /// How `ra` orients a flow record when printing it, for the aggregating clients
 /// (`argus::aggregate`): `key_flip` = the printed source address is the FLOW DSR's second
 /// address, `port_flip` = the same for the ports (ICMP type and id never move), `swap` = the
@@ -766,15 +779,47 @@ pub struct Orientation {
 }
 
 /// The orientation `ra` prints `r` in (see [`Orientation`]).
+///
+/// What [`View::new`] decides, without building the view (racluster asks it for every
+/// record).
 pub fn orientation(r: &FlowRecord) -> Orientation {
-    let v = View::new(r);
-    let ip = v.kind == '4' || v.kind == '6';
-    let reverse = r.flow.as_ref().is_some_and(|f| f.reverse);
-    let key_flip = ip && (reverse != v.swap);
+    let Some(f) = &r.flow else {
+        return Orientation::default();
+    };
+    let (v6, proto, sport, dport) = match &f.key {
+        FlowKey::Ipv4 {
+            proto,
+            sport,
+            dport,
+            ..
+        } => (false, *proto, *sport, *dport),
+        FlowKey::Ipv6 {
+            proto,
+            sport,
+            dport,
+            ..
+        } => (true, *proto, *sport, *dport),
+        // ra turns only IP flows around.
+        _ => return Orientation::default(),
+    };
+    let icmp = proto == 1 || proto == 58;
+    // A REVERSE key is first put in originator order (ICMP type and id stay in place).
+    let (sp, dp) = if f.reverse && !icmp {
+        (dport, sport)
+    } else {
+        (sport, dport)
+    };
+    let status = if proto == 6 {
+        tcp_object(r).map_or(0, |t| t.0.status)
+    } else {
+        0
+    };
+    let swap = turn_rule(v6, proto, sp, dp, status).is_some();
+    let key_flip = f.reverse != swap;
     Orientation {
         key_flip,
-        port_flip: key_flip && !v.is_icmp(),
-        swap: v.swap,
+        port_flip: key_flip && !icmp,
+        swap,
     }
 }
 
@@ -2168,4 +2213,85 @@ pub fn format_record_into(rec: &Record, o: &PrintOpts, out: &mut String) -> bool
         _ => return false,
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`orientation`] decides as [`View::new`] does (the view is what `ra` prints), over
+    /// every combination of family, protocol, REVERSE bit, TCP handshake bits and ports that
+    /// the direction rules look at.
+    #[test]
+    fn orientation_agrees_with_the_printed_view() {
+        let ports = [
+            (80, 40000),
+            (40000, 80),
+            (443, 80),
+            (40000, 40001),
+            (0x0800, 7),
+            (0x0000, 7),
+            (0x8100, 7),
+            (0x8000, 7),
+        ];
+        let mut n = 0;
+        for v6 in [false, true] {
+            for proto in [6u8, 17, 1, 58, 47] {
+                for reverse in [false, true] {
+                    for status in [None, Some(0u32), Some(0x1), Some(0x2), Some(0x4)] {
+                        for (sport, dport) in ports {
+                            let key = if v6 {
+                                FlowKey::Ipv6 {
+                                    src: [1; 16],
+                                    dst: [2; 16],
+                                    proto,
+                                    flow_label: 0,
+                                    sport,
+                                    dport,
+                                    masks: None,
+                                }
+                            } else {
+                                FlowKey::Ipv4 {
+                                    src: [10, 0, 0, 1],
+                                    dst: [10, 0, 0, 2],
+                                    proto,
+                                    tp_p: 0,
+                                    sport,
+                                    dport,
+                                    smask: 0,
+                                    dmask: 0,
+                                }
+                            };
+                            let r = FlowRecord {
+                                flow: Some(FlowDsr {
+                                    kind: 1,
+                                    reverse,
+                                    qual: if v6 { 2 } else { 1 },
+                                    key,
+                                }),
+                                net: status.map(|status| {
+                                    NetworkDsr::Tcp(TcpDsr {
+                                        status,
+                                        ..Default::default()
+                                    })
+                                }),
+                                ..Default::default()
+                            };
+                            let v = View::new(&r);
+                            let key_flip = reverse != v.swap;
+                            let want = Orientation {
+                                key_flip,
+                                port_flip: key_flip && !v.is_icmp(),
+                                swap: v.swap,
+                            };
+                            assert_eq!(orientation(&r), want, "{r:?}");
+                            n += usize::from(v.swap);
+                        }
+                    }
+                }
+            }
+        }
+        // The rules turned some of them (the test would pass vacuously otherwise).
+        assert!(n > 50, "{n} records turned");
+    }
 }
