@@ -367,6 +367,45 @@ fn encoded_records(files: &[PathBuf]) -> (Vec<u8>, Vec<Vec<u8>>) {
     (mar, recs)
 }
 
+/// rasqlinsert loading from a pipe (`-r -`) with `args`, the MAR already written; records go
+/// in with [`Loader::send`].
+struct Loader {
+    child: Child,
+    pipe: std::process::ChildStdin,
+}
+
+impl Loader {
+    fn start(args: &[&str], mar: &[u8]) -> Loader {
+        let mut child = Command::new(INSERT)
+            .env("TZ", "UTC")
+            .args(args)
+            .args(["-r", "-"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rasqlinsert");
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(mar).expect("write");
+        Loader { child, pipe }
+    }
+
+    /// The next `n` records of `recs`, flushed.
+    fn send<'a>(&mut self, recs: &mut impl Iterator<Item = &'a Vec<u8>>, n: u64) {
+        for _ in 0..n {
+            self.pipe
+                .write_all(recs.next().expect("records"))
+                .expect("write");
+        }
+        self.pipe.flush().expect("flush");
+    }
+
+    /// Closes the pipe and waits for rasqlinsert to end.
+    fn finish(self) -> Output {
+        drop(self.pipe);
+        self.child.wait_with_output().expect("wait rasqlinsert")
+    }
+}
+
 #[test]
 fn mariadb_down_and_stalled_mid_load() {
     let Some(mut db) = Mariadb::start("mariadb_down_and_stalled_mid_load") else {
@@ -381,58 +420,51 @@ fn mariadb_down_and_stalled_mid_load() {
     let mut next = recs.iter().cycle();
     const BOUND: u64 = 50;
     let url = db.url("faults", "flows");
-    let mut child = Command::new(INSERT)
-        .env("TZ", "UTC")
-        .args(["-w", &url, "-s", "autoid", "stime", "saddr", "record"])
-        .args([
+    let bound = BOUND.to_string();
+    let mut load = Loader::start(
+        &[
+            "-w",
+            &url,
+            "-s",
+            "autoid",
+            "stime",
+            "saddr",
+            "record",
             "--buffer",
-            &BOUND.to_string(),
+            &bound,
             "--stall",
             "1",
             "--retry-for",
             "30",
-        ])
-        .args(["-r", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rasqlinsert");
-    let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(&mar).expect("write");
-    let mut send = |n: u64, pipe: &mut std::process::ChildStdin| {
-        for _ in 0..n {
-            pipe.write_all(next.next().expect("records"))
-                .expect("write");
-        }
-        pipe.flush().expect("flush");
-    };
+        ],
+        &mar,
+    );
     let mut sent = 0;
     // 1. Healthy.
-    send(100, &mut pipe);
+    load.send(&mut next, 100);
     sent += 100;
     db.wait_count("faults", "flows", sent, 30);
     // 2. Killed, records within the bound arrive, restarted: nothing lost.
     db.kill();
-    send(BOUND - 10, &mut pipe);
+    load.send(&mut next, BOUND - 10);
     sent += BOUND - 10;
     std::thread::sleep(Duration::from_millis(1500));
     db.run();
     db.wait_count("faults", "flows", sent, 30);
     // 3. Stopped (a slow database): within the bound, nothing lost.
     signal(db.child.as_ref().expect("server"), libc::SIGSTOP);
-    send(BOUND - 10, &mut pipe);
+    load.send(&mut next, BOUND - 10);
     sent += BOUND - 10;
     std::thread::sleep(Duration::from_millis(2500));
     signal(db.child.as_ref().expect("server"), libc::SIGCONT);
     db.wait_count("faults", "flows", sent, 30);
     // 4. Killed, 30 records more than the bound: exactly those are dropped and counted.
     db.kill();
-    send(BOUND + 30, &mut pipe);
+    load.send(&mut next, BOUND + 30);
     std::thread::sleep(Duration::from_millis(1500));
     db.run();
     db.wait_count("faults", "flows", sent + BOUND, 30);
-    drop(pipe);
-    let out = child.wait_with_output().expect("wait rasqlinsert");
+    let out = load.finish();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -673,33 +705,25 @@ fn clickhouse_restarted_mid_load() {
     let (mar, recs) = encoded_records(&files);
     let mut next = recs.iter().cycle();
     let url = format!("clickhouse://127.0.0.1:{}/faults/flows", ch.port);
-    let mut child = Command::new(INSERT)
-        .env("TZ", "UTC")
-        .args(["-w", &url, "-s", "stime", "saddr", "sbytes", "record"])
-        .args([
+    let mut load = Loader::start(
+        &[
+            "-w",
+            &url,
+            "-s",
+            "stime",
+            "saddr",
+            "sbytes",
+            "record",
             "--batch",
             "20",
             "--buffer",
             "1000",
             "--retry-for",
             "30",
-            "-r",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rasqlinsert");
-    let mut pipe = child.stdin.take().expect("stdin");
-    pipe.write_all(&mar).expect("write");
-    let mut send = |n: u64, pipe: &mut std::process::ChildStdin| {
-        for _ in 0..n {
-            pipe.write_all(next.next().expect("records"))
-                .expect("write");
-        }
-        pipe.flush().expect("flush");
-    };
-    send(200, &mut pipe);
+        ],
+        &mar,
+    );
+    load.send(&mut next, 200);
     let t0 = Instant::now();
     while ch.count("faults.flows") < 200 {
         assert!(t0.elapsed() < Duration::from_secs(30), "first 200 records");
@@ -708,10 +732,9 @@ fn clickhouse_restarted_mid_load() {
     // Down for a second while 300 more records arrive: all of them are kept and loaded.
     let _ = ch.child.kill();
     let _ = ch.child.wait();
-    send(300, &mut pipe);
+    load.send(&mut next, 300);
     ch.restart_after(Duration::from_secs(1));
-    drop(pipe);
-    let out = child.wait_with_output().expect("wait rasqlinsert");
+    let out = load.finish();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "rasqlinsert: {err}");
     assert!(
