@@ -7,6 +7,7 @@
 
 use crate::print::{orientation, parse_field, PrintOpts};
 use crate::record::*;
+use std::borrow::Borrow;
 
 /// One sort field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,8 +215,9 @@ fn value(r: &FlowRecord, f: SortField, po: &mut PrintOpts) -> u128 {
     }
 }
 
-/// Sorts `recs` by `keys` (stable: equal records keep their input order).
-pub fn sort_records(recs: Vec<FlowRecord>, keys: &[SortKey]) -> Vec<FlowRecord> {
+/// Sorts `recs` by `keys` (stable: equal records keep their input order). The records may be
+/// boxed (`Box<FlowRecord>`): rasort keeps them in the boxes they were decoded into.
+pub fn sort_records<R: Borrow<FlowRecord>>(recs: Vec<R>, keys: &[SortKey]) -> Vec<R> {
     let mut po = PrintOpts {
         header: false,
         sep: Some("\u{1}".into()),
@@ -225,30 +227,31 @@ pub fn sort_records(recs: Vec<FlowRecord>, keys: &[SortKey]) -> Vec<FlowRecord> 
         ..PrintOpts::default()
     };
     // Sort keys and indices, not the records: moving records (hundreds of bytes each) in the
-    // sort was a third of rasort's time.
-    let mut keyed: Vec<(Vec<u128>, u32)> = recs
+    // sort was a third of rasort's time. The first key is kept inline, the others (if any) in
+    // a vector: one key, the usual case, allocates nothing per record.
+    let key = |r: &FlowRecord, k: &SortKey, po: &mut PrintOpts| {
+        let v = value(r, k.field, po);
+        if k.descending {
+            !v
+        } else {
+            v
+        }
+    };
+    let mut keyed: Vec<(u128, Vec<u128>, u32)> = recs
         .iter()
         .enumerate()
         .map(|(i, r)| {
-            let k = keys
-                .iter()
-                .map(|k| {
-                    let v = value(r, k.field, &mut po);
-                    if k.descending {
-                        !v
-                    } else {
-                        v
-                    }
-                })
-                .collect();
-            (k, i as u32)
+            let r = r.borrow();
+            let first = keys.first().map_or(0, |k| key(r, k, &mut po));
+            let rest = keys.iter().skip(1).map(|k| key(r, k, &mut po)).collect();
+            (first, rest, i as u32)
         })
         .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut slots: Vec<Option<FlowRecord>> = recs.into_iter().map(Some).collect();
+    keyed.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let mut slots: Vec<Option<R>> = recs.into_iter().map(Some).collect();
     keyed
         .into_iter()
-        .filter_map(|(_, i)| slots.get_mut(i as usize).and_then(Option::take))
+        .filter_map(|(_, _, i)| slots.get_mut(i as usize).and_then(Option::take))
         .collect()
 }
 

@@ -35,8 +35,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Records stay in the boxes they were decoded into: sorting moves pointers.
     let mut recs = Vec::new();
-    let damaged = o.for_each_selected_flow(|f| recs.push(f));
+    let damaged = o.for_each_selected_flow_boxed(|f| recs.push(f));
     if out.flows(sort_records(recs, &keys), &o.print).is_err() {
         return ExitCode::from(1);
     }

@@ -592,14 +592,34 @@ impl Output {
     }
 
     /// Output flow records (printed, or written with `-w`), then flush.
+    ///
+    /// Records come in an order of their own (rasort's, racluster's groups), scattered over
+    /// memory: each is prefetched a few records before it goes out, and the boxes are freed at
+    /// the end in address order (freed in sorted order, glibc spent a fifth of rasort's time
+    /// merging free chunks).
     pub fn flows<R: Into<Box<crate::record::FlowRecord>>>(
         &mut self,
         recs: impl IntoIterator<Item = R>,
         o: &PrintOpts,
     ) -> io::Result<()> {
-        for f in recs {
-            self.record(&Record::Flow(f.into()), o)?;
+        const AHEAD: usize = 4;
+        let mut recs: Vec<Option<Box<crate::record::FlowRecord>>> =
+            recs.into_iter().map(|r| Some(r.into())).collect();
+        let mut done = Vec::with_capacity(recs.len());
+        for i in 0..recs.len() {
+            if let Some(Some(r)) = recs.get(i + AHEAD) {
+                crate::prefetch::prefetch_all(&**r);
+            }
+            let Some(f) = recs[i].take() else { continue };
+            let rec = Record::Flow(f);
+            let res = self.record(&rec, o);
+            if let Record::Flow(f) = rec {
+                done.push(f);
+            }
+            res?;
         }
+        done.sort_unstable_by_key(|b| &**b as *const crate::record::FlowRecord as usize);
+        drop(done);
         self.flush()
     }
 }
