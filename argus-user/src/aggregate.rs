@@ -876,7 +876,6 @@ fn jit(a: Option<JitterStats>, b: Option<JitterStats>) -> Option<JitterStats> {
     }
 }
 
-/// Adds `r` (printed in orientation `ro`) into `g` (the group's record, orientation `go`).
 /// A TCP status word with its per-direction bits swapped (retransmitted, window shut, reset,
 /// congested, out of order: each a source bit and the destination bit above it).
 fn swap_dir_bits(st: u32) -> u32 {
@@ -1176,21 +1175,7 @@ mod tests {
 
     fn tcp(a: [u8; 4], sp: u16, b: [u8; 4], dp: u16, status: u32) -> FlowRecord {
         FlowRecord {
-            flow: Some(FlowDsr {
-                kind: 1,
-                reverse: false,
-                qual: 1,
-                key: FlowKey::Ipv4 {
-                    src: a,
-                    dst: b,
-                    proto: 6,
-                    tp_p: 0,
-                    sport: sp,
-                    dport: dp,
-                    smask: 0,
-                    dmask: 0,
-                },
-            }),
+            flow: Some(FlowDsr::ipv4(a, b, 6, sp, dp)),
             net: Some(NetworkDsr::Tcp(TcpDsr {
                 status,
                 src: TcpDir::default(),

@@ -176,7 +176,7 @@ fn flow_endpoints(r: &FlowRecord) -> Option<(Proto, SocketAddr, SocketAddr)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{DataDsr, FlowDsr, FlowKey, TimeDsr, Ts};
+    use crate::record::{DataDsr, FlowDsr, TimeDsr, Ts};
 
     fn owner(proto: Proto, local: &str, remote: Option<&str>, pid: u32, comm: &str) -> SocketOwner {
         SocketOwner {
@@ -216,21 +216,7 @@ mod tests {
     fn flow(s: [u8; 4], sp: u16, d: [u8; 4], dp: u16, proto: u8, t0: u32, t1: u32) -> FlowRecord {
         FlowRecord {
             srcid: SrcId::Ipv4(7),
-            flow: Some(FlowDsr {
-                key: FlowKey::Ipv4 {
-                    src: s,
-                    dst: d,
-                    proto,
-                    tp_p: 0,
-                    sport: sp,
-                    dport: dp,
-                    smask: 0,
-                    dmask: 0,
-                },
-                kind: 1,
-                reverse: false,
-                qual: 1,
-            }),
+            flow: Some(FlowDsr::ipv4(s, d, proto, sp, dp)),
             time: Some(TimeDsr {
                 start: Ts { sec: t0, usec: 0 },
                 last: Ts { sec: t1, usec: 0 },

@@ -17,21 +17,7 @@ fn err(e: &str, t: Target) -> FilterError {
 
 fn v4(src: [u8; 4], dst: [u8; 4], proto: u8, sport: u16, dport: u16) -> Record {
     Record::Flow(Box::new(FlowRecord {
-        flow: Some(FlowDsr {
-            kind: 1,
-            reverse: false,
-            qual: 1,
-            key: FlowKey::Ipv4 {
-                src,
-                dst,
-                proto,
-                tp_p: 0,
-                sport,
-                dport,
-                smask: 0,
-                dmask: 0,
-            },
-        }),
+        flow: Some(FlowDsr::ipv4(src, dst, proto, sport, dport)),
         meter: Some(MeterDsr {
             src: DirCounters {
                 pkts: 3,

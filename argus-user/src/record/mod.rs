@@ -152,6 +152,28 @@ pub struct FlowDsr {
     pub key: FlowKey,
 }
 
+#[cfg(test)]
+impl FlowDsr {
+    /// A classic IPv4 5-tuple key in wire order (the tests' usual record).
+    pub(crate) fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, sport: u16, dport: u16) -> FlowDsr {
+        FlowDsr {
+            kind: 1,
+            reverse: false,
+            qual: 1,
+            key: FlowKey::Ipv4 {
+                src,
+                dst,
+                proto,
+                tp_p: 0,
+                sport,
+                dport,
+                smask: 0,
+                dmask: 0,
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FlowKey {
     /// qual 0x01. For ICMP, `sport` = type<<8|code, `dport` = ICMP id and `smask,dmask` = IP id
