@@ -56,7 +56,11 @@ pub mod xdp_maps {
         pub const REDIRECTED: u32 = 1;
         pub const PASSED: u32 = 2;
         pub const DROPPED: u32 = 3;
-        /// `bpf_xdp_adjust_meta` failed: frame delivered without metadata.
+        /// A frame the program could not attach its metadata to: with the metadata area
+        /// (`bpf_xdp_adjust_meta` failed at run time) the frame is redirected without it and
+        /// user space computes the values; with the prepended header (`bpf_xdp_adjust_head`
+        /// failed: no headroom) the frame is not redirected (counted in `PASSED` or
+        /// `DROPPED` as well), because user space could not tell it from one with a header.
         pub const NO_META: u32 = 4;
         pub const COUNT: u32 = 5;
     }
@@ -70,8 +74,27 @@ pub mod xdp_maps {
     }
 }
 
-/// 32 bytes of metadata that the XDP program writes in front of each frame
-/// (`bpf_xdp_adjust_meta`). Layout is fixed: `#[repr(C)]`, no implicit padding.
+/// The XDP program's entry points, one per way of handing [`XdpMeta`] to user space. They run
+/// the same classification; user space loads the first one the kernel accepts (see
+/// `argus-user/src/capture/xdp.rs`, `Delivery`, and docs/operations.md).
+pub mod xdp_programs {
+    /// The metadata area in front of the frame (`bpf_xdp_adjust_meta`): the frame itself is
+    /// untouched. Some kernels refuse the helper to XDP programs, some drivers the area.
+    pub const AREA: &str = "argus_xdp_meta";
+    /// A header of [`XDP_META_LEN`](super::XDP_META_LEN) bytes prepended to the frame
+    /// (`bpf_xdp_adjust_head`), which user space strips.
+    pub const HEADER: &str = "argus_xdp_head";
+    /// No metadata: the program counts and redirects, user space computes the hashes from
+    /// the frame with the same functions (and stamps it when it reads it).
+    pub const USER: &str = "argus_xdp_user";
+}
+
+/// Size of [`XdpMeta`] in front of a frame (metadata area or prepended header).
+pub const XDP_META_LEN: usize = core::mem::size_of::<XdpMeta>();
+
+/// 32 bytes of metadata that the XDP program puts in front of each frame, in the metadata area
+/// (`bpf_xdp_adjust_meta`) or as a prepended header (`bpf_xdp_adjust_head`), see
+/// [`xdp_programs`]. Layout is fixed: `#[repr(C)]`, no implicit padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct XdpMeta {

@@ -1,11 +1,17 @@
 //! `argus_xdp`: the in-kernel pre-classifier of the Argus sensor.
 //!
-//! Per frame: parse Ethernet, up to two 802.1Q/802.1ad tags, IPv4/IPv6 and TCP/UDP ports; write a
-//! 32-byte [`XdpMeta`] in front of the frame (`bpf_xdp_adjust_meta`) with the symmetric flow hash
-//! and, for the frame shapes user space's fast shard path reads, the shard hash of the address
-//! pair (`meta_flags::SHARD_HASH`), and the duplicate-detection content hash
-//! (`argus_common::content_hash`, the same function user space runs); redirect to the AF_XDP
-//! socket bound to this rx queue (`XSKS`), or pass/drop (per `CONFIG`) when there is none.
+//! Per frame: parse Ethernet, up to two 802.1Q/802.1ad tags, IPv4/IPv6 and TCP/UDP ports; put a
+//! 32-byte [`XdpMeta`] in front of the frame with the symmetric flow hash and, for the frame
+//! shapes user space's fast shard path reads, the shard hash of the address pair
+//! (`meta_flags::SHARD_HASH`), the duplicate-detection content hash
+//! (`argus_common::content_hash`, the same function user space runs) and the time; redirect to
+//! the AF_XDP socket bound to this rx queue (`XSKS`), or pass/drop (per `CONFIG`) when there is
+//! none.
+//!
+//! Three entry points differ only in how the metadata reaches user space
+//! (`argus_common::xdp_programs`): the metadata area (`bpf_xdp_adjust_meta`), a prepended header
+//! (`bpf_xdp_adjust_head`) that user space strips, or none at all (user space computes it).
+//! User space loads the first one the kernel's verifier accepts.
 //! Everything is bounded and loop-free so the verifier accepts it without unrolling surprises.
 #![no_std]
 #![no_main]
@@ -16,12 +22,15 @@ use argus_common::{
     class, content_hash_block, content_window, ipv6_ext_len, meta_flags, shard_hash_v4,
     shard_hash_v6, sym_hash_mac, sym_hash_v4, sym_hash_v6,
     xdp_maps::{config, stat, XSKS_MAX},
-    XdpMeta, CONTENT_BOUND, CONTENT_WORDS, IPV6_EXT_MAX, XDP_META_MAGIC,
+    XdpMeta, CONTENT_BOUND, CONTENT_WORDS, IPV6_EXT_MAX, XDP_META_LEN, XDP_META_MAGIC,
 };
 use aya_ebpf::{
     bindings::xdp_action,
     btf_maps::{Array, PerCpuArray, XskMap},
-    helpers::{bpf_ktime_get_ns, bpf_xdp_adjust_meta, bpf_xdp_get_buff_len, bpf_xdp_load_bytes},
+    helpers::{
+        bpf_ktime_get_ns, bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_get_buff_len,
+        bpf_xdp_load_bytes,
+    },
     macros::{btf_map, xdp},
     programs::XdpContext,
 };
@@ -55,15 +64,47 @@ const IPPROTO_GRE: u8 = 47;
 const IPPROTO_FRAGMENT: u8 = 44;
 const IPV6_HLEN: usize = 40;
 
+/// The metadata area (`bpf_xdp_adjust_meta`): the preferred way where the kernel and the
+/// driver allow it.
 #[xdp]
-pub fn argus_xdp(ctx: XdpContext) -> u32 {
+pub fn argus_xdp_meta(ctx: XdpContext) -> u32 {
+    run(&ctx, Delivery::Area)
+}
+
+/// A prepended header (`bpf_xdp_adjust_head`), for kernels that refuse the metadata helper to
+/// XDP programs.
+#[xdp]
+pub fn argus_xdp_head(ctx: XdpContext) -> u32 {
+    run(&ctx, Delivery::Header)
+}
+
+/// No metadata: count and redirect; user space computes the values.
+#[xdp]
+pub fn argus_xdp_user(ctx: XdpContext) -> u32 {
+    run(&ctx, Delivery::User)
+}
+
+/// How an entry point hands the metadata over (`argus_common::xdp_programs`). A constant in
+/// each entry point, so each program holds only its own path (a program that never calls
+/// `bpf_xdp_adjust_meta` loads where that helper is refused).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Area,
+    Header,
+    User,
+}
+
+#[inline(always)]
+fn run(ctx: &XdpContext, how: Delivery) -> u32 {
     count(stat::SEEN);
 
-    let mut meta = classify(&ctx);
-    // SAFETY: bpf_ktime_get_ns takes no arguments and cannot fail.
-    let now = unsafe { bpf_ktime_get_ns() };
-    (meta.ktime_lo, meta.ktime_hi) = (now as u32, (now >> 32) as u32);
-    write_meta(&ctx, &meta);
+    let mut meta = XdpMeta::default();
+    if how != Delivery::User {
+        meta = classify(ctx);
+        // SAFETY: bpf_ktime_get_ns takes no arguments and cannot fail.
+        let now = unsafe { bpf_ktime_get_ns() };
+        (meta.ktime_lo, meta.ktime_hi) = (now as u32, (now >> 32) as u32);
+    }
 
     // Debug logging (`log` feature only; the default build has none of this): malformed
     // frames, each; redirect failures and frames without metadata, rate-limited to the 1st,
@@ -71,7 +112,7 @@ pub fn argus_xdp(ctx: XdpContext) -> u32 {
     #[cfg(feature = "log")]
     if meta.flags & meta_flags::MALFORMED != 0 {
         aya_log_ebpf::debug!(
-            &ctx,
+            ctx,
             "malformed frame: class {} flags {:x} l3 {} l4 {} len {}",
             meta.class,
             meta.flags,
@@ -81,36 +122,63 @@ pub fn argus_xdp(ctx: XdpContext) -> u32 {
         );
     }
 
+    match how {
+        Delivery::Area => write_meta(ctx, &meta),
+        Delivery::Header => {
+            if !push_header(ctx, &meta) {
+                // User space could not tell this frame from one with a header: it is not
+                // redirected (and counted as passed or dropped besides NO_META).
+                count(stat::NO_META);
+                return unredirected(ctx);
+            }
+        }
+        Delivery::User => {}
+    }
+
     match XSKS.redirect(ctx.rx_queue_index(), 0) {
         Ok(action) => {
             count(stat::REDIRECTED);
             action
         }
         Err(_) => {
-            #[cfg(feature = "log")]
-            {
-                let n = count_get(stat::PASSED) + count_get(stat::DROPPED) + 1;
-                if n & (n - 1) == 0 {
-                    aya_log_ebpf::debug!(
-                        &ctx,
-                        "no AF_XDP socket on rx queue {}: frame not redirected ({} so far on this cpu)",
-                        ctx.rx_queue_index(),
-                        n
-                    );
-                }
+            // The kernel stack must get the frame as it came: take the header off again
+            // (it was just pushed, so the headroom is there).
+            if how == Delivery::Header {
+                unsafe { bpf_xdp_adjust_head(ctx.ctx, XDP_META_LEN as i32) };
             }
-            let drop = CONFIG
-                .get(config::DROP_UNREDIRECTED)
-                .map(|v| *v != 0)
-                .unwrap_or(false);
-            if drop {
-                count(stat::DROPPED);
-                xdp_action::XDP_DROP
-            } else {
-                count(stat::PASSED);
-                xdp_action::XDP_PASS
-            }
+            unredirected(ctx)
         }
+    }
+}
+
+/// A frame no AF_XDP socket takes: passed to the kernel stack, or dropped where `CONFIG` says
+/// so (a dedicated SPAN port).
+#[inline(always)]
+fn unredirected(ctx: &XdpContext) -> u32 {
+    #[cfg(feature = "log")]
+    {
+        let n = count_get(stat::PASSED) + count_get(stat::DROPPED) + 1;
+        if n & (n - 1) == 0 {
+            aya_log_ebpf::debug!(
+                ctx,
+                "frame not redirected on rx queue {} ({} so far on this cpu)",
+                ctx.rx_queue_index(),
+                n
+            );
+        }
+    }
+    #[cfg(not(feature = "log"))]
+    let _ = ctx;
+    let drop = CONFIG
+        .get(config::DROP_UNREDIRECTED)
+        .map(|v| *v != 0)
+        .unwrap_or(false);
+    if drop {
+        count(stat::DROPPED);
+        xdp_action::XDP_DROP
+    } else {
+        count(stat::PASSED);
+        xdp_action::XDP_PASS
     }
 }
 
@@ -400,12 +468,12 @@ fn parse_ipv6(ctx: &XdpContext, l3: usize, m: &mut XdpMeta) {
     m.flow_hash = sym_hash_v6(s, d, sport, dport, nh);
 }
 
-/// Prepends the metadata. If the driver does not support metadata the frame goes on without it
-/// (user space then recomputes the same values) and `NO_META` is counted.
+/// Writes the metadata into the metadata area (`bpf_xdp_adjust_meta`). If the driver does not
+/// support the area the frame goes on without it (user space then computes the same values)
+/// and `NO_META` is counted.
 #[inline(always)]
 fn write_meta(ctx: &XdpContext, m: &XdpMeta) {
-    let len = size_of::<XdpMeta>() as i32;
-    if unsafe { bpf_xdp_adjust_meta(ctx.ctx, -len) } != 0 {
+    if unsafe { bpf_xdp_adjust_meta(ctx.ctx, -(XDP_META_LEN as i32)) } != 0 {
         #[cfg(feature = "log")]
         {
             let n = count_get(stat::NO_META) + 1;
@@ -422,16 +490,41 @@ fn write_meta(ctx: &XdpContext, m: &XdpMeta) {
     }
     // adjust_meta invalidated all packet pointers: reload and re-check.
     let meta = ctx.metadata();
-    let data = ctx.data();
-    if meta + size_of::<XdpMeta>() > data {
+    if meta + XDP_META_LEN > ctx.data() {
         count(stat::NO_META);
         return;
     }
-    // Eight plain 32-bit stores: a struct copy would be lowered to byte stores plus a
-    // `memset` sub-program call. The metadata area starts 4-byte aligned (it sits right in
-    // front of `data`, and the size is a multiple of 4).
+    // The metadata area starts 4-byte aligned (it sits right in front of `data`, and the size
+    // is a multiple of 4).
+    store(meta, m);
+}
+
+/// Prepends the metadata as a header of the frame (`bpf_xdp_adjust_head`); false (nothing
+/// changed) when the frame has no headroom for it.
+#[inline(always)]
+fn push_header(ctx: &XdpContext, m: &XdpMeta) -> bool {
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, -(XDP_META_LEN as i32)) } != 0 {
+        #[cfg(feature = "log")]
+        aya_log_ebpf::debug!(ctx, "bpf_xdp_adjust_head failed: frame not redirected");
+        return false;
+    }
+    // adjust_head invalidated all packet pointers: reload and re-check.
+    let start = ctx.data();
+    if start + XDP_META_LEN > ctx.data_end() {
+        // Cannot happen (the frame just grew by that much); undo so the stack sees it whole.
+        unsafe { bpf_xdp_adjust_head(ctx.ctx, XDP_META_LEN as i32) };
+        return false;
+    }
+    store(start, m);
+    true
+}
+
+/// Eight plain 32-bit stores of `m` at `at`: a struct copy would be lowered to byte stores
+/// plus a `memset` sub-program call.
+#[inline(always)]
+fn store(at: usize, m: &XdpMeta) {
     let w: [u32; 8] = unsafe { core::mem::transmute(*m) };
-    let p = meta as *mut u32;
+    let p = at as *mut u32;
     unsafe {
         p.write_volatile(w[0]);
         p.add(1).write_volatile(w[1]);

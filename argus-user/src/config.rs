@@ -35,6 +35,46 @@ pub enum XdpMode {
     Skb,
 }
 
+/// How the XDP program hands its metadata (class, flow, shard and content hashes, time) to
+/// user space: which entry point of the XDP object runs (`argus_common::xdp_programs`). The
+/// sensor probes them in this order unless one is forced (`--xdp-meta`, ARGUS_XDP_META).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XdpDelivery {
+    /// The metadata area in front of the frame (`bpf_xdp_adjust_meta`).
+    Area,
+    /// A header prepended to the frame (`bpf_xdp_adjust_head`), stripped in user space.
+    Header,
+    /// None: user space computes the hashes from the frame and stamps it when it reads it.
+    User,
+}
+
+impl XdpDelivery {
+    /// Order of preference of the automatic probe.
+    pub const ALL: [XdpDelivery; 3] = [XdpDelivery::Area, XdpDelivery::Header, XdpDelivery::User];
+
+    /// The name `--xdp-meta` and ARGUS_XDP_META take.
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpDelivery::Area => "area",
+            XdpDelivery::Header => "header",
+            XdpDelivery::User => "user",
+        }
+    }
+
+    /// `area`, `header`, `user`, or `auto` (`None`: probe).
+    pub fn parse(v: &str) -> Result<Option<XdpDelivery>, String> {
+        let v = v.trim().to_ascii_lowercase();
+        if v == "auto" {
+            return Ok(None);
+        }
+        XdpDelivery::ALL
+            .into_iter()
+            .find(|d| d.name() == v)
+            .map(Some)
+            .ok_or_else(|| format!("'{v}' is not auto, area, header or user"))
+    }
+}
+
 /// Everything the sensor needs to start.
 #[derive(Clone, Debug)]
 pub struct SensorConfig {
@@ -58,6 +98,9 @@ pub struct SensorConfig {
     pub workers: usize,
     pub capture: CaptureMethod,
     pub xdp_mode: XdpMode,
+    /// How the XDP program's metadata reaches user space (`--xdp-meta`, ARGUS_XDP_META);
+    /// `None`: the first way the kernel accepts, in [`XdpDelivery::ALL`] order.
+    pub xdp_delivery: Option<XdpDelivery>,
     /// XDP: drop frames no AF_XDP socket takes (a dedicated SPAN port) instead of passing them
     /// to the kernel stack (`--xdp-unwanted drop|pass`, ARGUS_XDP_UNWANTED; default pass).
     pub xdp_drop_unwanted: bool,
@@ -89,6 +132,7 @@ impl Default for SensorConfig {
                 .min(4),
             capture: CaptureMethod::Auto,
             xdp_mode: XdpMode::Auto,
+            xdp_delivery: None,
             xdp_drop_unwanted: false,
             promiscuous: true,
             events: Vec::new(),
@@ -254,6 +298,7 @@ impl SensorConfig {
             }
             "ARGUS_EVENT_DATA" => self.events.push(crate::event::EventSpec::parse(val)?),
             "ARGUS_XDP_UNWANTED" => self.xdp_drop_unwanted = parse_drop_pass(val)?,
+            "ARGUS_XDP_META" => self.xdp_delivery = XdpDelivery::parse(val)?,
             "ARGUS_SETUSER_ID" => self.user = (!val.is_empty()).then(|| val.to_string()),
             "ARGUS_SETGROUP_ID" => self.group = (!val.is_empty()).then(|| val.to_string()),
             _ => return Ok(false),
@@ -378,6 +423,7 @@ ARGUS_FILTER="tcp or udp"
 ARGUS_EVENT_DATA="file:/proc/vmstat:30s"
 ARGUS_EVENT_DATA="prog:/usr/local/bin/rasnmp:1m:compress"
 ARGUS_XDP_UNWANTED=drop
+ARGUS_XDP_META=header
 "#;
         let mut c = SensorConfig::default();
         let w = c.apply_conf("a.conf", text).expect("valid");
@@ -392,6 +438,7 @@ ARGUS_XDP_UNWANTED=drop
         assert_eq!(c.filter.as_deref(), Some("tcp or udp"));
         assert_eq!(c.events.len(), 2);
         assert!(c.xdp_drop_unwanted);
+        assert_eq!(c.xdp_delivery, Some(XdpDelivery::Header));
     }
 
     #[test]
@@ -408,6 +455,7 @@ ARGUS_XDP_UNWANTED=drop
             ("ARGUS_GENERATE_MAC_DATA=maybe\n", 1, "yes or no"),
             ("ARGUS_FLOW_STATUS_INTERVAL=-3\n", 1, "interval"),
             ("ARGUS_BIND_IP=nowhere\n", 1, "IP address"),
+            ("ARGUS_XDP_META=meta\n", 1, "auto, area, header or user"),
             ("ARGUS_MONITOR_ID=\"toolong\"\n", 1, "source id"),
             ("ARGUS_FILTER=\"tcp\n", 1, "unterminated"),
             ("just words\n", 1, "VAR="),

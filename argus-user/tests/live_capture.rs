@@ -10,6 +10,7 @@
 //! `ARGUS_REQUIRE_REFERENCE=1` (CI), where it fails.
 
 mod common;
+use argus::config::XdpDelivery;
 use common::{
     can_run_live, captures_where, corpus_dir, eth, ipv4, ipv6, replay, require, tcp, udp,
     PcapWriter, Veth,
@@ -49,6 +50,11 @@ fn tallies(file: &Path) -> BTreeMap<String, (u64, u64, u64, u64)> {
 }
 
 fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Sensor {
+    try_start_sensor(ns, out, extra).unwrap_or_else(|log| panic!("argus failed to start: {log:?}"))
+}
+
+/// [`start_sensor`], or the sensor's stderr when it exited before capturing.
+fn try_start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Result<Sensor, Vec<String>> {
     let mut c = Command::new("ip")
         .args([
             "netns",
@@ -65,18 +71,33 @@ fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Sensor {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start argus");
-    // Wait for the capture to be set up.
+    // Wait for the capture to be set up: it is complete once privileges are dropped. A
+    // sensor that fails exits before that, and its stderr ends.
     let err = c.stderr.take().expect("stderr");
     let mut lines = BufReader::new(err).lines();
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut startup = Vec::new();
     for l in lines.by_ref() {
         let l = l.expect("read stderr");
-        // Set up is complete once privileges are dropped.
-        if l.contains("privileges dropped") {
+        eprintln!("[argus] {l}");
+        startup.push(l);
+        if startup
+            .last()
+            .is_some_and(|l| l.contains("privileges dropped"))
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "argus did not start: {l}");
-        assert!(!l.contains("cannot"), "argus failed: {l}");
+        assert!(
+            Instant::now() < deadline,
+            "argus did not start: {startup:?}"
+        );
+    }
+    if !startup
+        .last()
+        .is_some_and(|l| l.contains("privileges dropped"))
+    {
+        let _ = c.wait();
+        return Err(startup);
     }
     // Once capturing, the sensor holds no capabilities any more.
     let status = std::fs::read_to_string(format!("/proc/{}/status", c.id())).unwrap_or_default();
@@ -87,23 +108,23 @@ fn start_sensor(ns: &str, out: &Path, extra: &[&str]) -> Sensor {
         .unwrap_or("?");
     assert_eq!(cap_eff, "0000000000000000", "capabilities left after setup");
     let log = std::thread::spawn(move || {
-        let mut all = Vec::new();
+        let mut all = startup;
         for l in lines.map_while(Result::ok) {
             eprintln!("[argus] {l}");
             all.push(l);
         }
         all
     });
-    Sensor { child: c, log }
+    Ok(Sensor { child: c, log })
 }
 
 struct Sensor {
     child: Child,
-    /// The sensor's stderr lines after set-up, returned when it exits.
+    /// The sensor's stderr lines, returned when it exits.
     log: std::thread::JoinHandle<Vec<String>>,
 }
 
-/// SIGTERM; the sensor must exit cleanly. Returns its stderr lines.
+/// SIGTERM; the sensor must exit cleanly. Returns its stderr lines, set-up included.
 fn stop_sensor(s: Sensor) -> Vec<String> {
     let Sensor { child: mut c, log } = s;
     std::thread::sleep(Duration::from_millis(300));
@@ -165,11 +186,73 @@ fn live_matches_offline(v: &Veth, pcap: &Path, dir: &Path, extra: &[&str]) -> Ve
         want, got,
         "{name}: flows captured live differ from `argus -r` on the same capture"
     );
+    let path = capture_path_ran(&log, extra, sent);
     eprintln!(
-        "live_capture: {name} {extra:?}: {sent} frames, {} flows agree",
+        "live_capture: {name} {extra:?}: {sent} frames through {path}, {} flows agree",
         want.len()
     );
     log
+}
+
+/// The value following `flag` in `args`.
+fn flag<'a>(args: &[&'a str], flag: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| *a == flag)
+        .and_then(|i| args.get(i + 1).copied())
+}
+
+/// The sensor's own report (its stderr) must show that the capture path `args` ask for ran and
+/// carried the `sent` frames: for XDP, the set-up line names the attach mode, the metadata
+/// delivery and copy mode (veth has no zero-copy), and the exit line of the XDP program counts
+/// every frame as redirected to AF_XDP, in that mode with that delivery; for AF_PACKET, its
+/// set-up line and no XDP program. So a silent fallback to another path fails. Returns the
+/// path, for the log.
+fn capture_path_ran(log: &[String], args: &[&str], sent: u64) -> String {
+    let setup = log
+        .iter()
+        .find_map(|l| l.strip_prefix("argus: capturing on va with "))
+        .unwrap_or_else(|| panic!("no capture set-up line: {log:?}"));
+    let summary = log
+        .iter()
+        .find_map(|l| l.strip_prefix("argus: va: XDP program in "));
+    if flag(args, "--capture") == Some("afpacket") {
+        assert!(setup.starts_with("AF_PACKET"), "{args:?}: ran {setup}");
+        assert!(summary.is_none(), "{args:?}: an XDP program ran: {log:?}");
+        return "AF_PACKET".into();
+    }
+    let mode = match flag(args, "--xdp-mode") {
+        Some("skb") => "SKB (generic) mode",
+        // Native where not forced: veth has driver-mode XDP.
+        _ => "native (driver) mode",
+    };
+    assert!(
+        setup.starts_with(&format!("XDP + AF_XDP: XDP in {mode}, ")),
+        "{args:?}: ran {setup}"
+    );
+    assert!(
+        setup.ends_with(" 0 zero-copy"),
+        "{args:?}: veth is copy mode: {setup}"
+    );
+    let summary = summary.unwrap_or_else(|| panic!("{args:?}: no XDP exit report: {log:?}"));
+    let delivery = summary
+        .strip_prefix(mode)
+        .and_then(|r| r.strip_prefix(" with "))
+        .and_then(|r| r.split(':').next())
+        .unwrap_or_else(|| panic!("{args:?}: XDP program report {summary}"));
+    let named = XdpDelivery::parse(delivery).ok().flatten();
+    let named = named.unwrap_or_else(|| panic!("{args:?}: delivery `{delivery}`: {summary}"));
+    assert!(
+        setup.contains(named.describe()),
+        "{args:?}: set-up line and exit report disagree on the delivery: {setup} / {summary}"
+    );
+    if let Some(want) = flag(args, "--xdp-meta") {
+        assert_eq!(delivery, want, "{args:?}: delivery: {summary}");
+    }
+    assert!(
+        summary.contains(&format!(": {sent} frames seen, {sent} redirected to AF_XDP, 0 passed, 0 dropped, 0 without metadata")),
+        "{args:?}: {sent} frames sent, the XDP program reports {summary}"
+    );
+    format!("XDP in {mode} with {delivery}")
 }
 
 /// A capture with a known mix: a TCP session, UDP exchanges, ICMP echo, IPv6 UDP and TCP, and
@@ -326,6 +409,60 @@ fn xdp_skb_mode_accounts_like_the_file_reader() {
 #[test]
 fn xdp_native_mode_accounts_like_the_file_reader() {
     capture_accounts_like_the_file_reader("n", &["--capture", "xdp", "--xdp-mode", "native"]);
+}
+
+/// Each way of handing the XDP program's metadata to user space (`--xdp-meta`) that the
+/// kernel loads accounts like the file reader, in both attach modes; a way the kernel refuses
+/// must be refused by the verifier (the sensor says so and exits), and the way without kernel
+/// metadata must load wherever XDP does.
+#[test]
+fn xdp_every_metadata_delivery_accounts_like_the_file_reader() {
+    if !can_run_live("live_capture") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let v = Veth::new("e");
+    let mix = dir.path().join("mix.pcap");
+    mix_pcap(&mix);
+    let mut files = vec![mix];
+    match corpus_dir() {
+        Some(c) => files.extend(["test.pcap", "http-qinq-0.pcap"].map(|f| c.join(f))),
+        None => assert!(
+            !require(),
+            "pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
+        ),
+    }
+    let mut loaded = Vec::new();
+    for d in XdpDelivery::ALL {
+        let probe = dir.path().join("probe.argus");
+        let args = ["--capture", "xdp", "--xdp-meta", d.name()];
+        match try_start_sensor(&v.a, &probe, &args) {
+            Ok(s) => {
+                stop_sensor(s);
+            }
+            Err(log) => {
+                assert!(
+                    log.iter()
+                        .any(|l| l.contains("loading the XDP program (verifier)")
+                            && l.contains(d.program())),
+                    "{d:?}: the sensor failed for another reason than the verifier's: {log:?}"
+                );
+                eprintln!("live_capture: {d:?} refused by this kernel: {log:?}");
+                continue;
+            }
+        }
+        loaded.push(d);
+        for mode in ["native", "skb"] {
+            for f in &files {
+                let args = [&args[..], &["--xdp-mode", mode]].concat();
+                live_matches_offline(&v, f, dir.path(), &args);
+            }
+        }
+    }
+    assert!(
+        loaded.contains(&XdpDelivery::User),
+        "XDP without kernel metadata must load: {loaded:?}"
+    );
 }
 
 /// The frames handed between workers, from the sensor's exit report.

@@ -10,12 +10,18 @@
 //! there), and the program's STATS counters must account for every frame. After the capture is
 //! dropped, the interface must have no XDP program left.
 //!
+//! Each way of handing the metadata to user space (`XdpDelivery`: the metadata area, a
+//! prepended header, none) is forced in turn: the ones the kernel loads are run on the mix in
+//! both attach modes, the ones it refuses must be refused by the verifier (not for any other
+//! reason), the probe must pick the first one that loads, and the one without kernel metadata
+//! must always load (it is XDP itself).
+//!
 //! Needs root (namespaces, BPF, AF_XDP). Without it the test says SKIPPED loudly, unless
 //! `ARGUS_REQUIRE_REFERENCE=1` (CI), where it fails. A kernel refusing native XDP on veth fails
 //! the test with the kernel's reason.
 
 use argus::capture::xdp::{self, Attached, Xdp};
-use argus::config::XdpMode;
+use argus::config::{XdpDelivery, XdpMode};
 use argus::engine::shard::{fast_shard_hash, frame_shard_hash};
 use argus_common::XdpMeta;
 use std::path::{Path, PathBuf};
@@ -89,12 +95,14 @@ struct Capture {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<(xdp::XdpStats, Vec<u64>)>>,
     attached: Attached,
+    delivery: XdpDelivery,
+    refused: Vec<(XdpDelivery, String)>,
     queues: usize,
     describe: String,
 }
 
 impl Capture {
-    fn start(ns: &str, mode: XdpMode) -> Result<Capture, String> {
+    fn start(ns: &str, mode: XdpMode, delivery: Option<XdpDelivery>) -> Result<Capture, String> {
         let frames: Frames = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -108,7 +116,7 @@ impl Capture {
                 if unsafe { libc::setns(nsf.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                     return Err(format!("setns: {}", std::io::Error::last_os_error()));
                 }
-                Xdp::open("va", false, mode).map_err(|e| e.to_string())
+                Xdp::open("va", false, mode, delivery).map_err(|e| e.to_string())
             };
             let mut x = match open() {
                 Ok(x) => x,
@@ -117,7 +125,13 @@ impl Capture {
                     return (xdp::XdpStats::default(), Vec::new());
                 }
             };
-            let _ = tx.send(Ok((x.attached(), x.describe(), x.queues())));
+            let _ = tx.send(Ok((
+                x.attached(),
+                x.delivery(),
+                x.refused().to_vec(),
+                x.describe(),
+                x.queues(),
+            )));
             while !s2.load(Ordering::Relaxed) {
                 let mut got = Vec::new();
                 x.poll_meta(Duration::from_millis(20), &mut |_, m, d| {
@@ -131,11 +145,13 @@ impl Capture {
             (x.stats(), x.received_per_queue())
         });
         match rx.recv() {
-            Ok(Ok((attached, describe, queues))) => Ok(Capture {
+            Ok(Ok((attached, delivery, refused, describe, queues))) => Ok(Capture {
                 frames,
                 stop,
                 thread: Some(thread),
                 attached,
+                delivery,
+                refused,
                 queues,
                 describe,
             }),
@@ -216,6 +232,13 @@ fn check_pcap(v: &Veth, cap: &Capture, pcap: &Path) -> u64 {
     let mut content_checked = 0;
     for (i, ((meta, frame), w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(frame, w, "{name}: frame {i} differs from the pcap frame");
+        if cap.delivery == XdpDelivery::User {
+            assert!(
+                meta.is_none(),
+                "{name}: frame {i}: metadata from the program that delivers none"
+            );
+            continue;
+        }
         let meta = meta.unwrap_or_else(|| panic!("{name}: frame {i} without valid XdpMeta"));
         let mine = xdp::compute_meta(w);
         // The content hash separately, with its own message (the struct comparison below
@@ -275,32 +298,47 @@ fn check_pcap(v: &Veth, cap: &Capture, pcap: &Path) -> u64 {
         }
     }
     eprintln!(
-        "live_xdp: {name}: {} frames identical with kernel metadata, {shard_checked} shard hashes \
-         and {content_checked} content hashes equal to user space's",
+        "live_xdp: {name} ({}): {} frames identical, {shard_checked} shard hashes and \
+         {content_checked} content hashes of the kernel equal to user space's",
+        cap.delivery.name(),
         want.len()
     );
     want.len() as u64
 }
 
-fn run_mode(v: &Veth, mode: XdpMode, pcaps: &[PathBuf]) -> Attached {
-    let cap = match Capture::start(&v.a, mode) {
+fn uname() -> String {
+    Command::new("uname")
+        .arg("-r")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Attach in `mode` with `delivery` (`None`: the probe), check every frame of `pcaps` and the
+/// counters; returns how the program was attached and how it delivered the metadata.
+fn run_mode(
+    v: &Veth,
+    mode: XdpMode,
+    delivery: Option<XdpDelivery>,
+    pcaps: &[PathBuf],
+) -> (Attached, XdpDelivery) {
+    let cap = match Capture::start(&v.a, mode, delivery) {
         Ok(c) => c,
-        Err(e) => {
-            let uname = Command::new("uname")
-                .arg("-r")
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .unwrap_or_default();
-            panic!("live_xdp: attaching in {mode:?} mode on veth failed (kernel {uname}): {e}");
-        }
+        Err(e) => panic!(
+            "live_xdp: attaching in {mode:?} mode with {delivery:?} on veth failed (kernel {}): {e}",
+            uname()
+        ),
     };
     eprintln!("live_xdp: {mode:?}: {}", cap.describe);
+    if let Some(d) = delivery {
+        assert_eq!(cap.delivery, d, "{mode:?}: the delivery asked for");
+    }
     let link = link_a(v);
     assert!(
         link.contains("xdp"),
         "{mode:?}: no XDP program on va:\n{link}"
     );
-    let attached = cap.attached;
+    let (attached, delivered) = (cap.attached, cap.delivery);
     let mut total = 0;
     for p in pcaps {
         total += check_pcap(v, &cap, p);
@@ -325,7 +363,7 @@ fn run_mode(v: &Veth, mode: XdpMode, pcaps: &[PathBuf]) -> Attached {
         !link.contains("xdp"),
         "{mode:?}: XDP program still attached after drop:\n{link}"
     );
-    attached
+    (attached, delivered)
 }
 
 /// A capture with a known mix: TCP, UDP (one 802.1Q-tagged, one QinQ-tagged), ICMP, IPv6 UDP
@@ -515,11 +553,15 @@ fn xdp_frames_and_metadata_match_the_pcap() {
         }
     }
     let v = Veth::new("x");
-    assert_eq!(run_mode(&v, XdpMode::Skb, &pcaps), Attached::Skb);
-    assert_eq!(run_mode(&v, XdpMode::Native, &pcaps), Attached::Native);
+    // The probed delivery, on everything.
+    assert_eq!(run_mode(&v, XdpMode::Skb, None, &pcaps).0, Attached::Skb);
+    assert_eq!(
+        run_mode(&v, XdpMode::Native, None, &pcaps).0,
+        Attached::Native
+    );
     // Automatic mode takes native mode where the driver has it (veth does).
     assert_eq!(
-        run_mode(&v, XdpMode::Auto, std::slice::from_ref(&mix)),
+        run_mode(&v, XdpMode::Auto, None, std::slice::from_ref(&mix)).0,
         Attached::Native
     );
     drop(v);
@@ -527,7 +569,7 @@ fn xdp_frames_and_metadata_match_the_pcap() {
     // over its tx queues, which veth maps to the same rx queues.
     let v = Veth::with_queues("q", 4);
     for mode in [XdpMode::Native, XdpMode::Skb] {
-        let cap = Capture::start(&v.a, mode).expect("attach on a 4-queue veth");
+        let cap = Capture::start(&v.a, mode, None).expect("attach on a 4-queue veth");
         assert_eq!(cap.queues, 4, "{mode:?}: one socket per rx queue");
         let mut total = 0;
         for p in &pcaps {
@@ -544,9 +586,86 @@ fn xdp_frames_and_metadata_match_the_pcap() {
     }
 }
 
-/// Receive rate through AF_XDP in native mode (run with `--ignored`): the corpus' test.pcap sent
-/// 200 times as fast as `argus-replay` goes (about 36k frames, bounded). Prints frames/s
-/// received and the losses; only checks that nothing was lost without being counted.
+/// Every way of delivering the metadata, forced in turn: each one the kernel loads gives the
+/// mix's frames and metadata in both attach modes; each one it refuses is refused by the
+/// verifier; the probe takes the first that loads and reports the refusals before it with the
+/// same reasons; the program without metadata loads on any kernel with XDP.
+#[test]
+fn xdp_every_metadata_delivery_the_kernel_loads() {
+    if !can_run() {
+        return;
+    }
+    let _lock = object_lock();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mix = dir.path().join("mix.pcap");
+    mix_pcap(&mix);
+    let v = Veth::new("d");
+    let mut loads = Vec::new();
+    let mut refused = Vec::new();
+    for d in XdpDelivery::ALL {
+        match Capture::start(&v.a, XdpMode::Skb, Some(d)) {
+            Ok(c) => {
+                assert_eq!(c.delivery, d);
+                assert!(c.refused.is_empty(), "{d:?} forced: {:?}", c.refused);
+                drop(c);
+                loads.push(d);
+            }
+            Err(e) => {
+                assert!(
+                    e.contains("loading the XDP program (verifier)") && e.contains(d.program()),
+                    "{d:?}: refused for another reason than the verifier's: {e}"
+                );
+                refused.push((d, e));
+            }
+        }
+    }
+    eprintln!(
+        "live_xdp: kernel {}: loads {loads:?}; refuses {refused:?}",
+        uname()
+    );
+    assert!(
+        loads.contains(&XdpDelivery::User),
+        "the XDP program without metadata must load wherever XDP works: {refused:?}"
+    );
+    // The probe: the first that loads, and the ones before it refused for the same reason.
+    let auto = Capture::start(&v.a, XdpMode::Skb, None).expect("probe");
+    assert_eq!(auto.delivery, loads[0], "the probe's choice");
+    let before: Vec<XdpDelivery> = XdpDelivery::ALL
+        .into_iter()
+        .take_while(|d| *d != loads[0])
+        .collect();
+    assert_eq!(
+        auto.refused.iter().map(|r| r.0).collect::<Vec<_>>(),
+        before,
+        "refusals the probe reports"
+    );
+    for (d, why) in &auto.refused {
+        let forced = &refused
+            .iter()
+            .find(|r| r.0 == *d)
+            .expect("refused when forced")
+            .1;
+        assert!(
+            forced.contains(why.as_str()),
+            "{d:?}: the probe's reason `{why}` is not the forced load's `{forced}`"
+        );
+        assert!(
+            auto.describe.contains(why.as_str()),
+            "the log line names why {d:?} was refused: {}",
+            auto.describe
+        );
+    }
+    drop(auto);
+    for d in &loads {
+        for mode in [XdpMode::Skb, XdpMode::Native] {
+            assert_eq!(
+                run_mode(&v, mode, Some(*d), std::slice::from_ref(&mix)).1,
+                *d
+            );
+        }
+    }
+}
+
 /// The object built with `cargo xtask build-ebpf --log` (`cargo xtask test` builds it to
 /// `target/bpf/argus-xdp-log.o`; `ARGUS_XDP_LOG_OBJECT` overrides the path): loaded in place
 /// of the default object, it must give the same frames and metadata, and its debug log must
@@ -590,7 +709,7 @@ fn xdp_log_object_forwards_the_kernel_log() {
     std::env::set_var(argus::capture::meta::xdp_log::LEVEL_ENV, "debug");
     argus::capture::meta::xdp_log::capture(true);
     let v = Veth::new("l");
-    let cap = Capture::start(&v.a, XdpMode::Native);
+    let cap = Capture::start(&v.a, XdpMode::Native, None);
     match before {
         Some(b) => std::env::set_var(xdp::OBJECT_ENV, b),
         None => std::env::remove_var(xdp::OBJECT_ENV),
@@ -635,6 +754,9 @@ fn xdp_log_object_forwards_the_kernel_log() {
     );
 }
 
+/// Receive rate through AF_XDP in native mode (run with `--ignored`): the corpus' test.pcap sent
+/// 200 times as fast as `argus-replay` goes (about 36k frames, bounded). Prints frames/s
+/// received and the losses; only checks that nothing was lost without being counted.
 #[test]
 #[ignore]
 fn xdp_receive_rate() {
@@ -648,7 +770,7 @@ fn xdp_receive_rate() {
     };
     let pcap = c.join("test.pcap");
     let v = Veth::new("r");
-    let cap = Capture::start(&v.a, XdpMode::Native).expect("attach native");
+    let cap = Capture::start(&v.a, XdpMode::Native, None).expect("attach native");
     let t = Instant::now();
     let out = Command::new("ip")
         .args(["netns", "exec", &v.b, env!("CARGO_BIN_EXE_argus-replay")])

@@ -4,14 +4,14 @@
 //! Exit status: 0 success; 1 usage or output error; 2 an input was damaged or unreadable
 //! (records of everything read before the damage were still written).
 use argus::capture;
-use argus::config::{self, CaptureMethod, SensorConfig, XdpMode};
+use argus::config::{self, CaptureMethod, SensorConfig, XdpDelivery, XdpMode};
 use argus::engine::{self, EngineConfig};
 use argus::output::StreamWriter;
 use argus::server::{Outputs, Server, ServerOptions};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [--xdp-unwanted drop|pass] [--dedup count|yes|report|no] [--dedup-window secs] [filter expression]";
+const USAGE: &str = "usage: argus [-X] [-F conf] [-r file ...] [-i iface ...] [-u user] [-g group] [-w file|-] [-P port] [-B addr] [-e srcid] [-S secs] [-M secs] [-m] [-A] [-J] [-Z] [-R] [-U bytes] [-p] [--workers N] [--capture xdp|afpacket] [--xdp-mode native|skb] [--xdp-meta auto|area|header|user] [--xdp-unwanted drop|pass] [--dedup count|yes|report|no] [--dedup-window secs] [filter expression]";
 
 /// The command line over the configuration files: `-X` and `-F` first (files are read before
 /// any flag applies, so flags win), then every other flag in order.
@@ -35,6 +35,7 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
                 | "-g"
                 | "--capture"
                 | "--xdp-mode"
+                | "--xdp-meta"
                 | "--xdp-unwanted"
                 | "--dedup"
                 | "--dedup-window"
@@ -142,6 +143,11 @@ fn configure(args: &[String]) -> Result<(SensorConfig, Vec<String>), String> {
                     "skb" => XdpMode::Skb,
                     v => return Err(format!("argus: --xdp-mode: '{v}' is not native or skb")),
                 }
+            }
+            "--xdp-meta" => {
+                let v = need(&mut i, a)?;
+                cfg.xdp_delivery =
+                    XdpDelivery::parse(&v).map_err(|e| format!("argus: {a}: {e}"))?;
             }
             "--xdp-unwanted" => {
                 let v = need(&mut i, a)?;
@@ -288,7 +294,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// Live capture on one interface: its capture queues, and what must stay alive while they are
 /// read (the XDP program).
 struct LiveCapture {
-    _program: Option<argus::capture::xdp::Xdp>,
+    program: Option<argus::capture::xdp::Xdp>,
     queues: Vec<Box<dyn argus::capture::LiveSource>>,
 }
 
@@ -298,7 +304,7 @@ struct LiveCapture {
 fn open_live(cfg: &SensorConfig, iface: &str) -> std::io::Result<LiveCapture> {
     use argus::capture::{afpacket::AfPacket, xdp::Xdp, LiveSource};
     if cfg.capture != CaptureMethod::AfPacket {
-        match Xdp::open(iface, cfg.promiscuous, cfg.xdp_mode).and_then(|mut x| {
+        match Xdp::open(iface, cfg.promiscuous, cfg.xdp_mode, cfg.xdp_delivery).and_then(|mut x| {
             x.set_drop_unwanted(cfg.xdp_drop_unwanted)?;
             Ok(x)
         }) {
@@ -309,7 +315,7 @@ fn open_live(cfg: &SensorConfig, iface: &str) -> std::io::Result<LiveCapture> {
                 );
                 let (program, queues) = x.split();
                 return Ok(LiveCapture {
-                    _program: Some(program),
+                    program: Some(program),
                     queues: queues
                         .into_iter()
                         .map(|q| Box::new(q) as Box<dyn LiveSource>)
@@ -339,7 +345,7 @@ fn open_live(cfg: &SensorConfig, iface: &str) -> std::io::Result<LiveCapture> {
         }
     );
     Ok(LiveCapture {
-        _program: None,
+        program: None,
         queues,
     })
 }
@@ -411,6 +417,11 @@ fn live(cfg: &SensorConfig) -> ExitCode {
             "argus: {}: {} packets received by the kernel, {} dropped by it",
             s.iface, s.stats.received, s.stats.dropped
         );
+    }
+    for (iface, c) in cfg.interfaces.iter().zip(&mut captures) {
+        if let Some(p) = &mut c.program {
+            eprintln!("argus: {iface}: {}", p.summary());
+        }
     }
     eprintln!(
         "argus: {} workers ({} pinned to a core): {} frames handed to the worker owning their flow, {} dropped on a full hand-off ring",

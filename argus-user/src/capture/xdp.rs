@@ -3,9 +3,18 @@
 //! [`Xdp::open`] loads the XDP program (`argus-ebpf`, see below for where the object comes from)
 //! with aya, attaches it to the interface in driver (native) mode, falling back to generic (SKB)
 //! mode ([`XdpMode`] forces one), and opens one AF_XDP socket per rx queue, each inserted into
-//! the program's `XSKS` map at its queue index. The program writes a 32-byte [`XdpMeta`] in front
-//! of every frame (class, offsets, symmetric flow hash, shard hash) and redirects the frame to
-//! the socket of its queue. Dropping the [`Xdp`] detaches the program and closes the sockets.
+//! the program's `XSKS` map at its queue index. The program puts a 32-byte [`XdpMeta`] in front
+//! of every frame (class, offsets, symmetric flow hash, shard hash, content hash, time) and
+//! redirects the frame to the socket of its queue. Dropping the [`Xdp`] detaches the program and
+//! closes the sockets.
+//!
+//! **How the metadata reaches user space** ([`XdpDelivery`]) depends on what the kernel allows:
+//! the object holds one entry point per way (`argus_common::xdp_programs`), and `open` loads
+//! the first one the verifier accepts, in this order: the metadata area
+//! (`bpf_xdp_adjust_meta`), a header prepended to the frame (`bpf_xdp_adjust_head`, stripped in
+//! [`Xsk::drain`]), or no metadata (the engine computes the hashes from the frame, with the
+//! same `argus_common` functions, and the frame is stamped when it is read). Why a way was
+//! refused is kept ([`Xdp::refused`]) and logged; `--xdp-meta` forces one.
 //!
 //! **Where the XDP object comes from**: `argus-user/build.rs` embeds
 //! `<workspace>/target/bpf/argus-xdp.o` (what `cargo xtask build-ebpf` writes; `cargo xtask
@@ -27,9 +36,9 @@
 
 use super::sys::{add_promiscuous, getsockopt, last_err, setsockopt};
 use super::{FrameMeta, HashedCallback, KernelHashes, LiveSource, LiveStats};
-use crate::config::XdpMode;
+use crate::config::{XdpDelivery, XdpMode};
 use argus_common::xdp_maps::{self, stat};
-use argus_common::{XdpMeta, XDP_META_MAGIC};
+use argus_common::{xdp_programs, XdpMeta, XDP_META_LEN, XDP_META_MAGIC};
 use aya::maps::{MapData, PerCpuArray, XskMap};
 use aya::programs::{Xdp as XdpProgram, XdpMode as AyaXdpMode};
 use aya::{Ebpf, EbpfLoader};
@@ -45,11 +54,29 @@ pub const FRAME_SIZE: u32 = 4096;
 pub const NUM_FRAMES: u32 = 4096;
 /// Completion ring size (nothing is sent; the kernel requires the ring).
 const COMP_SIZE: u32 = 64;
-/// Name of the program in the object.
-pub const PROGRAM: &str = "argus_xdp";
 /// Environment variable naming an XDP object to load instead of the embedded one.
 pub const OBJECT_ENV: &str = "ARGUS_XDP_OBJECT";
-const META_LEN: usize = std::mem::size_of::<XdpMeta>();
+const META_LEN: usize = XDP_META_LEN;
+
+impl XdpDelivery {
+    /// The entry point of the XDP object that delivers the metadata this way.
+    pub fn program(self) -> &'static str {
+        match self {
+            XdpDelivery::Area => xdp_programs::AREA,
+            XdpDelivery::Header => xdp_programs::HEADER,
+            XdpDelivery::User => xdp_programs::USER,
+        }
+    }
+
+    /// For the log: how the metadata reaches user space.
+    pub fn describe(self) -> &'static str {
+        match self {
+            XdpDelivery::Area => "metadata in the metadata area (bpf_xdp_adjust_meta)",
+            XdpDelivery::Header => "metadata in a prepended header (bpf_xdp_adjust_head)",
+            XdpDelivery::User => "no kernel metadata (hashes computed in user space)",
+        }
+    }
+}
 
 #[cfg(argus_xdp_embedded)]
 static EMBEDDED: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/argus-xdp.o"));
@@ -95,6 +122,79 @@ pub enum Attached {
     Skb,
 }
 
+impl Attached {
+    /// For the log.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Attached::Native => "native (driver) mode",
+            Attached::Skb => "SKB (generic) mode",
+        }
+    }
+}
+
+/// The XDP program `name` of the object.
+fn xdp_program<'a>(ebpf: &'a mut Ebpf, iface: &str, name: &str) -> io::Result<&'a mut XdpProgram> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| err(iface, "XDP object", format!("no program `{name}`")))?
+        .try_into()
+        .map_err(|e| err(iface, "XDP object", chain(&e)))
+}
+
+/// Loads the entry point of `want`, or (`None`) the first of [`XdpDelivery::ALL`] the kernel
+/// accepts: the probe. Returns it with the ways refused before it and why. When none loads,
+/// the error gives every reason.
+fn load_program(
+    ebpf: &mut Ebpf,
+    iface: &str,
+    want: Option<XdpDelivery>,
+) -> io::Result<(XdpDelivery, Vec<(XdpDelivery, String)>)> {
+    let order = match want {
+        Some(d) => vec![d],
+        None => XdpDelivery::ALL.to_vec(),
+    };
+    let mut refused = Vec::new();
+    for d in order {
+        match xdp_program(ebpf, iface, d.program())?.load() {
+            Ok(()) => return Ok((d, refused)),
+            Err(e) => refused.push((d, verifier_reason(&e))),
+        }
+    }
+    let why: Vec<String> = refused
+        .iter()
+        .map(|(d, why)| format!("{} ({}): {why}", d.name(), d.program()))
+        .collect();
+    Err(err(
+        iface,
+        "loading the XDP program (verifier)",
+        why.join("; "),
+    ))
+}
+
+/// Why the kernel refused a program, in one line: the syscall's error and the verifier's
+/// last words (its log ends with the instruction it stopped at and the reason).
+fn verifier_reason(e: &aya::programs::ProgramError) -> String {
+    match e {
+        aya::programs::ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let log = verifier_log.to_string();
+            let last = log.lines().map(str::trim).rfind(|l| {
+                !l.is_empty()
+                    && !l.starts_with("processed ")
+                    && !l.starts_with("verification time")
+                    && !l.starts_with("stack depth")
+                    && !l.starts_with("-- END PROG LOAD LOG --")
+            });
+            match last {
+                Some(l) => format!("{io_error}: {l}"),
+                None => io_error.to_string(),
+            }
+        }
+        e => chain(e),
+    }
+}
+
 /// Counters of one XDP capture since it was opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct XdpStats {
@@ -106,7 +206,8 @@ pub struct XdpStats {
     pub passed: u64,
     /// Frames dropped by the program (no socket, `DROP_UNREDIRECTED` set).
     pub dropped: u64,
-    /// Frames delivered without metadata (`bpf_xdp_adjust_meta` failed).
+    /// Frames the program could not attach metadata to (`stat::NO_META`: the area was
+    /// refused at run time, or no headroom for the header).
     pub no_meta: u64,
     /// Frames the sockets dropped (rx ring full, no fill buffer, too large), `XDP_STATISTICS`.
     pub rx_dropped: u64,
@@ -116,7 +217,7 @@ pub struct XdpStats {
     pub fill_ring_empty: u64,
     /// Frames handed to the callback.
     pub received: u64,
-    /// Of those: without valid metadata (wrong magic).
+    /// Of those: without valid metadata (wrong magic) where the program was to attach it.
     pub bad_meta: u64,
 }
 
@@ -154,6 +255,10 @@ pub struct Xdp {
     attached: Attached,
     /// Why native mode was not used, when `Auto` fell back to SKB mode.
     native_error: Option<String>,
+    /// How the metadata reaches user space.
+    delivery: XdpDelivery,
+    /// The ways the probe tried before `delivery`, each with the verifier's reason.
+    refused: Vec<(XdpDelivery, String)>,
     received: u64,
     bad_meta: u64,
     /// Keeps the interface promiscuous while open (an AF_PACKET socket with a membership).
@@ -168,8 +273,15 @@ pub struct Xdp {
 impl Xdp {
     /// Load and attach the XDP program on `iface` and open a socket per rx queue. `mode`:
     /// `Auto` tries driver mode and falls back to SKB mode; `Native` and `Skb` force one.
-    /// Needs root (CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW).
-    pub fn open(iface: &str, promiscuous: bool, mode: XdpMode) -> io::Result<Xdp> {
+    /// `delivery`: how the metadata reaches user space; `None` probes [`XdpDelivery::ALL`] in
+    /// order and takes the first program the kernel loads. Needs root (CAP_BPF,
+    /// CAP_NET_ADMIN, CAP_NET_RAW).
+    pub fn open(
+        iface: &str,
+        promiscuous: bool,
+        mode: XdpMode,
+        delivery: Option<XdpDelivery>,
+    ) -> io::Result<Xdp> {
         let cname = CString::new(iface)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface name"))?;
         // SAFETY: if_nametoindex reads a NUL-terminated string.
@@ -185,13 +297,8 @@ impl Xdp {
             .map_err(|e| err(iface, "loading the XDP object", chain(&e)))?;
         // The debug log of an object built with `--log` (none for the default object).
         let xdp_log = super::meta::xdp_log::XdpLog::start(&mut ebpf, iface);
-        let prog: &mut XdpProgram = ebpf
-            .program_mut(PROGRAM)
-            .ok_or_else(|| err(iface, "XDP object", format!("no program `{PROGRAM}`")))?
-            .try_into()
-            .map_err(|e| err(iface, "XDP object", chain(&e)))?;
-        prog.load()
-            .map_err(|e| err(iface, "loading the XDP program (verifier)", chain(&e)))?;
+        let (delivery, refused) = load_program(&mut ebpf, iface, delivery)?;
+        let prog = xdp_program(&mut ebpf, iface, delivery.program())?;
         let mut native_error = None;
         let attached = match mode {
             XdpMode::Native => {
@@ -236,12 +343,12 @@ impl Xdp {
         let mut sockets = Vec::with_capacity(queues as usize);
         for q in 0..queues {
             let s = if attached == Attached::Native {
-                match Xsk::open(iface, ifindex, q, libc::XDP_ZEROCOPY) {
+                match Xsk::open(iface, ifindex, q, libc::XDP_ZEROCOPY, delivery) {
                     Ok(s) => s,
-                    Err(_) => Xsk::open(iface, ifindex, q, libc::XDP_COPY)?,
+                    Err(_) => Xsk::open(iface, ifindex, q, libc::XDP_COPY, delivery)?,
                 }
             } else {
-                Xsk::open(iface, ifindex, q, libc::XDP_COPY)?
+                Xsk::open(iface, ifindex, q, libc::XDP_COPY, delivery)?
             };
             xsks.set(q, s.fd.as_raw_fd(), 0)
                 .map_err(|e| err(iface, &format!("XSKS[{q}]"), chain(&e)))?;
@@ -269,6 +376,8 @@ impl Xdp {
             name: iface.to_string(),
             attached,
             native_error,
+            delivery,
+            refused,
             received: 0,
             bad_meta: 0,
             _promisc: promisc,
@@ -315,6 +424,17 @@ impl Xdp {
         self.native_error.as_deref()
     }
 
+    /// How the program hands its metadata to user space.
+    pub fn delivery(&self) -> XdpDelivery {
+        self.delivery
+    }
+
+    /// The ways of delivering the metadata that the kernel refused before [`Xdp::delivery`]
+    /// was chosen, each with the verifier's reason (empty when the first one tried loaded).
+    pub fn refused(&self) -> &[(XdpDelivery, String)] {
+        &self.refused
+    }
+
     /// Number of AF_XDP sockets (rx queues).
     pub fn queues(&self) -> usize {
         self.sockets.len()
@@ -330,7 +450,6 @@ impl Xdp {
         self.sockets.iter().map(|s| s.received).collect()
     }
 
-    /// One line for the log: mode, queues, zero-copy.
     /// What the program does with a frame for which no AF_XDP socket is bound on its queue:
     /// drop it (`true`: a dedicated SPAN port, nothing else wants its frames) or pass it to
     /// the kernel stack (`false`, the default: a host interface).
@@ -345,20 +464,42 @@ impl Xdp {
             .map_err(|e| err(&self.name, "CONFIG map", chain(&e)))
     }
 
+    /// One line for the log: attach mode, how the metadata arrives (and what the kernel
+    /// refused), sockets, zero-copy.
     pub fn describe(&self) -> String {
         let zc = self.sockets.iter().filter(|s| s.zero_copy).count();
-        let mode = match self.attached {
-            Attached::Native => "native (driver) mode",
-            Attached::Skb => "SKB (generic) mode",
-        };
         let mut s = format!(
-            "XDP in {mode}, {} AF_XDP socket(s), {zc} zero-copy",
-            self.sockets.len()
+            "XDP in {}, {}",
+            self.attached.describe(),
+            self.delivery.describe()
         );
+        for (d, why) in &self.refused {
+            s.push_str(&format!(" ({} refused: {why})", d.name()));
+        }
+        s.push_str(&format!(
+            ", {} AF_XDP socket(s), {zc} zero-copy",
+            self.sockets.len()
+        ));
         if let Some(e) = &self.native_error {
             s.push_str(&format!(" (native mode refused: {e})"));
         }
         s
+    }
+
+    /// One line for the exit report: the program's counters since it was loaded.
+    pub fn summary(&mut self) -> String {
+        let st = self.stats();
+        format!(
+            "XDP program in {} with {}: {} frames seen, {} redirected to AF_XDP, {} passed, \
+             {} dropped, {} without metadata",
+            self.attached.describe(),
+            self.delivery.name(),
+            st.seen,
+            st.redirected,
+            st.passed,
+            st.dropped,
+            st.no_meta
+        )
     }
 
     /// Wait up to `timeout` for frames, then hand every frame waiting on any queue to `f`.
@@ -372,7 +513,8 @@ impl Xdp {
     }
 
     /// [`Xdp::poll`] that also hands over the kernel's metadata (`None` when the frame came
-    /// without it: wrong magic, or `bpf_xdp_adjust_meta` failed).
+    /// without it: the program delivers none ([`XdpDelivery::User`]), or the metadata area
+    /// was refused at run time). A prepended header is not part of the frame handed over.
     pub fn poll_meta(&mut self, timeout: Duration, f: &mut MetaCallback<'_>) -> io::Result<usize> {
         let mut n = self.drain(f);
         if n > 0 || timeout.is_zero() {
@@ -730,6 +872,8 @@ struct Xsk {
     fd: OwnedFd,
     umem: Umem,
     zero_copy: bool,
+    /// Where the program puts the metadata.
+    delivery: XdpDelivery,
     /// Frames handed to callbacks.
     received: u64,
 }
@@ -753,7 +897,13 @@ impl Drop for Umem {
 unsafe impl Send for Xsk {}
 
 impl Xsk {
-    fn open(iface: &str, ifindex: u32, queue: u32, bind_flags: u16) -> io::Result<Xsk> {
+    fn open(
+        iface: &str,
+        ifindex: u32,
+        queue: u32,
+        bind_flags: u16,
+        delivery: XdpDelivery,
+    ) -> io::Result<Xsk> {
         let ctx = |what: &str| last_err(&format!("AF_XDP queue {queue}: {what}"), iface);
         let umem_len = (FRAME_SIZE as usize) * (NUM_FRAMES as usize);
         // SAFETY: anonymous private mapping for the UMEM, owned by the Xsk built below.
@@ -876,12 +1026,14 @@ impl Xsk {
             fd,
             umem,
             zero_copy,
+            delivery,
             received: 0,
         })
     }
 
-    /// Hand every frame waiting in the rx ring to `f`, then give the chunks back through the
-    /// fill ring. Returns (frames, frames without valid metadata).
+    /// Hand every frame waiting in the rx ring to `f` (with the program's metadata where it
+    /// put it, and without a prepended header), then give the chunks back through the fill
+    /// ring. Returns (frames, frames without the metadata the program was to attach).
     fn drain(&mut self, f: &mut MetaCallback<'_>) -> (usize, u64) {
         let cons = self.rx.consumer().load(Ordering::Relaxed);
         let prod = self.rx.producer().load(Ordering::Acquire);
@@ -909,19 +1061,29 @@ impl Xsk {
                 // SAFETY: the frame lies inside its chunk of the UMEM (checked above), which
                 // the kernel handed to us through the rx ring and does not touch until we put
                 // the chunk back into the fill ring below.
-                let frame = unsafe { std::slice::from_raw_parts(self.umem.ptr.add(addr), len) };
-                let meta = if addr - chunk >= META_LEN {
-                    // SAFETY: the 32 bytes in front of the frame are inside the same chunk.
-                    let m = unsafe {
-                        std::ptr::read_unaligned(
-                            self.umem.ptr.add(addr - META_LEN).cast::<XdpMeta>(),
-                        )
-                    };
-                    (m.magic == XDP_META_MAGIC).then_some(m)
-                } else {
-                    None
+                let data = unsafe { std::slice::from_raw_parts_mut(self.umem.ptr.add(addr), len) };
+                let (meta, frame) = match self.delivery {
+                    XdpDelivery::Area if addr - chunk >= META_LEN => {
+                        // SAFETY: the 32 bytes in front of the frame are inside the same
+                        // chunk, which is ours until it goes back to the fill ring.
+                        let area = unsafe {
+                            std::slice::from_raw_parts_mut(
+                                self.umem.ptr.add(addr - META_LEN),
+                                META_LEN,
+                            )
+                        };
+                        (take_meta(area), &*data)
+                    }
+                    XdpDelivery::Header if len >= META_LEN => {
+                        let (head, frame) = data.split_at_mut(META_LEN);
+                        match take_meta(head) {
+                            Some(m) => (Some(m), &*frame),
+                            None => (None, &*data),
+                        }
+                    }
+                    _ => (None, &*data),
                 };
-                if meta.is_none() {
+                if meta.is_none() && self.delivery != XdpDelivery::User {
                     bad += 1;
                 }
                 let (ts_sec, ts_nsec) = match meta.map(|m| m.ktime_ns()) {
@@ -937,8 +1099,8 @@ impl Xsk {
                 let fm = FrameMeta {
                     ts_sec,
                     ts_nsec,
-                    caplen: len as u32,
-                    len: len as u32,
+                    caplen: frame.len() as u32,
+                    len: frame.len() as u32,
                     linktype: crate::wire::linktype::ETHERNET,
                     iface: 0,
                 };
@@ -991,6 +1153,21 @@ impl Xsk {
         .ok()?;
         Some(st)
     }
+}
+
+/// The program's [`XdpMeta`] from the 32 bytes `at` (metadata area or prepended header), when
+/// they hold one (its magic). The magic is cleared: a chunk's area is not rewritten for a frame
+/// that came without metadata, and a later frame in the same chunk must not take this one's.
+fn take_meta(at: &mut [u8]) -> Option<XdpMeta> {
+    let at: &mut [u8; META_LEN] = at.try_into().ok()?;
+    // SAFETY: XdpMeta is plain old data of exactly META_LEN bytes (asserted in argus_common);
+    // any bit pattern is a valid value.
+    let m = unsafe { std::ptr::read_unaligned(at.as_ptr().cast::<XdpMeta>()) };
+    if m.magic != XDP_META_MAGIC {
+        return None;
+    }
+    at[..2].fill(0);
+    Some(m)
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock of `bpf_ktime_get_ns`.
