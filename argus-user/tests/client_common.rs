@@ -6,7 +6,6 @@
 mod common;
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -451,18 +450,11 @@ fn rc_file_and_dash_x() {
     assert_eq!(heads, total.div_ceil(4), "{}", r.out);
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 #[test]
 fn two_streams_at_once() {
     let (_, _, b) = files();
     let pcaps = [sample(), sample()];
-    let ports = [free_port(), free_port()];
+    let ports = [common::free_port(), common::free_port()];
     let mut sensors = Vec::new();
     for (k, port) in ports.iter().enumerate() {
         let s = Command::new(ARGUS)

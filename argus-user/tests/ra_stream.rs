@@ -6,20 +6,12 @@
 mod common;
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/wikipedia.pcap")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn ra(args: &[&str]) -> String {
@@ -32,7 +24,7 @@ fn ra(args: &[&str]) -> String {
 
 #[test]
 fn ra_reads_our_sensor_over_tcp() {
-    let port = free_port();
+    let port = common::free_port();
     let mut sensor = Command::new(env!("CARGO_BIN_EXE_argus"))
         .args(["-X", "-r", "-", "-B", "127.0.0.1", "-P", &port.to_string()])
         .args(["-w", "/dev/null"])

@@ -308,13 +308,6 @@ fn flows_by_srcid(recs: &[Vec<u8>]) -> BTreeMap<u32, BTreeMap<Vec<u8>, usize>> {
     m
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// radium's stderr lines, collected as they come.
 struct Radium {
     child: Child,
@@ -474,7 +467,7 @@ fn reconnects_and_relays_each_record_once() {
     let sensor = format!("127.0.0.1:{}", l.local_addr().unwrap().port());
     let all = distinct_flows(400, 0x0a00_0001);
     let (s1, s2) = all.split_at(150);
-    let port = free_port();
+    let port = common::free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let wfile = dir.path().join("r.argus");
     let rad = Radium::start(
@@ -525,7 +518,7 @@ fn reconnects_and_relays_each_record_once() {
 fn stuck_client_does_not_slow_the_others() {
     let l = TcpListener::bind("127.0.0.1:0").expect("listen");
     let sensor = format!("127.0.0.1:{}", l.local_addr().unwrap().port());
-    let port = free_port();
+    let port = common::free_port();
     let rad = Radium::start(
         Command::new(RADIUM)
             .env("ARGUS_CLIENT_QUEUE", "20000")

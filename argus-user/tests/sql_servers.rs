@@ -80,13 +80,6 @@ fn ra_sums(files: &[PathBuf]) -> [u64; 5] {
     s
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn wait_port(port: u16, what: &str, log: &Path) {
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(60) {
@@ -141,7 +134,7 @@ impl Mariadb {
         .expect("init.sql");
         let mut m = Mariadb {
             dir,
-            port: free_port(),
+            port: common::free_port(),
             child: None,
         };
         m.run();
@@ -498,8 +491,8 @@ impl ClickHouse {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let port = free_port();
-        let tcp = free_port();
+        let port = common::free_port();
+        let tcp = common::free_port();
         let config = format!(
             r#"<?xml version="1.0"?>
 <yandex>

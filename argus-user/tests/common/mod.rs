@@ -74,8 +74,12 @@ impl Veth {
             a: format!("argA{id}"),
             b: format!("argB{id}"),
         };
-        let _ = Command::new("ip").args(["netns", "del", &v.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &v.b]).status();
+        // Left over by an earlier run that was killed (a pid can come again).
+        for ns in [&v.a, &v.b] {
+            if Path::new("/run/netns").join(ns).exists() {
+                let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            }
+        }
         sh(&["ip", "netns", "add", &v.a]);
         sh(&["ip", "netns", "add", &v.b]);
         let q = q.to_string();
@@ -330,4 +334,22 @@ pub fn argus_file(pcap: &Path, out: &Path) {
         .output()
         .expect("run argus");
     assert!(st.status.code() != Some(1), "argus {}", pcap.display());
+}
+
+/// A free TCP port on 127.0.0.1 for a server a test starts, never the same twice in one test
+/// binary: a port is free once its probe listener closes, so two tests running at once could
+/// otherwise be handed the same one (and ClickHouse asks for two in a row).
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
