@@ -115,9 +115,16 @@ impl Mariadb {
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");
+        // Its own temporary directory: two servers sharing the system's (the default) collide
+        // on their `#sql-temptable-*` files, and mariadb-install-db then aborts.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("tmpdir");
         let o = Command::new(INSTALL_DB)
             .args(["--no-defaults", "--user=root", "--skip-test-db"])
             .arg(format!("--datadir={}", dir.path().join("data").display()))
+            // Passed on to the bootstrap server.
+            .arg(format!("--tmpdir={}", tmp.display()))
+            .env("TMPDIR", &tmp)
             .output()
             .expect("run mariadb-install-db");
         assert!(
@@ -148,6 +155,8 @@ impl Mariadb {
             .arg("--no-defaults")
             .arg(format!("--datadir={}", d.join("data").display()))
             .arg(format!("--socket={}", d.join("sock").display()))
+            .arg(format!("--tmpdir={}", d.join("tmp").display()))
+            .env("TMPDIR", d.join("tmp"))
             .arg(format!("--pid-file={}", d.join("pid").display()))
             .arg(format!("--log-error={}", d.join("err.log").display()))
             .arg(format!("--init-file={}", d.join("init.sql").display()))
@@ -560,8 +569,10 @@ impl ClickHouse {
 }
 
 fn spawn_clickhouse(d: &Path, port: u16) -> Child {
+    std::fs::create_dir_all(d.join("tmp")).expect("tmp dir");
     let child = Command::new(CLICKHOUSE)
         .arg(format!("--config-file={}", d.join("config.xml").display()))
+        .env("TMPDIR", d.join("tmp"))
         .current_dir(d)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
