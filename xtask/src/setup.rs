@@ -10,17 +10,17 @@ use anyhow::{bail, Context, Result};
 
 use crate::ebpf;
 
-/// Debian packages the project uses (reference tools, packet tools, BPF tooling, benchmarks).
+/// Debian packages the tests use as references and peers (`cargo xtask test` installs them;
+/// the demo needs none: it builds with the Rust toolchain alone and reads a bundled capture).
 pub const APT_PACKAGES: &[&str] = &[
+    // Debian's argus 3.0.8 and its clients: the oracle of the compatibility tests.
     "argus-server",
     "argus-client",
+    // tshark and capinfos count frames of the corpus (tests/capture_corpus.rs).
     "tshark",
-    "tcpdump",
-    "clang",
-    "llvm",
-    "libelf-dev",
+    // ip netns / veth for the live tests.
     "iproute2",
-    "hyperfine",
+    // rasnmp's peer (tests/generators.rs).
     "snmpd",
     // rasqlinsert/rasql tests start their own servers in temp dirs (tests/sql_servers.rs);
     // the packages' services are kept from starting at install (see `no_service_starts`).
@@ -75,9 +75,15 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// Installs whatever is missing (apt packages, rust-src, bpf-linker). Cheap when all is there:
-/// the test and demo verbs call it first.
+/// the test verb calls it first.
 pub fn ensure_all() -> Result<()> {
     ensure_apt_packages()?;
+    ensure_build()
+}
+
+/// Installs what building everything needs, the XDP program included (rust-src, bpf-linker),
+/// and nothing the tests alone need: the demo calls it.
+pub fn ensure_build() -> Result<()> {
     ensure_rust_src()?;
     ensure_bpf_linker()?;
     Ok(())
