@@ -669,7 +669,7 @@ fn xdp_every_metadata_delivery_the_kernel_loads() {
 /// The object built with `cargo xtask build-ebpf --log` (`cargo xtask test` builds it to
 /// `target/bpf/argus-xdp-log.o`; `ARGUS_XDP_LOG_OBJECT` overrides the path): loaded in place
 /// of the default object, it must give the same frames and metadata, and its debug log must
-/// arrive in user space (`capture::meta::xdp_log`) for the malformed frames of the mix (one
+/// arrive in user space (`capture::xdp_log`) for the malformed frames of the mix (one
 /// line each). Without the object the test says SKIPPED loudly (fails under
 /// `ARGUS_REQUIRE_REFERENCE=1`).
 #[test]
@@ -706,8 +706,8 @@ fn xdp_log_object_forwards_the_kernel_log() {
     assert!(malformed > 0, "the mix has malformed frames");
     let before = std::env::var_os(xdp::OBJECT_ENV);
     std::env::set_var(xdp::OBJECT_ENV, &obj);
-    std::env::set_var(argus::capture::meta::xdp_log::LEVEL_ENV, "debug");
-    argus::capture::meta::xdp_log::capture(true);
+    std::env::set_var(argus::capture::xdp_log::LEVEL_ENV, "debug");
+    argus::capture::xdp_log::capture(true);
     let v = Veth::new("l");
     let cap = Capture::start(&v.a, XdpMode::Native, None);
     match before {
@@ -720,7 +720,7 @@ fn xdp_log_object_forwards_the_kernel_log() {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut lines = Vec::new();
     while Instant::now() < deadline {
-        lines.extend(argus::capture::meta::xdp_log::take_captured());
+        lines.extend(argus::capture::xdp_log::take_captured());
         if lines
             .iter()
             .filter(|l| l.contains("malformed frame"))
@@ -732,8 +732,8 @@ fn xdp_log_object_forwards_the_kernel_log() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let (st, _) = cap.finish();
-    lines.extend(argus::capture::meta::xdp_log::take_captured());
-    argus::capture::meta::xdp_log::capture(false);
+    lines.extend(argus::capture::xdp_log::take_captured());
+    argus::capture::xdp_log::capture(false);
     let got = lines
         .iter()
         .filter(|l| l.contains("malformed frame"))

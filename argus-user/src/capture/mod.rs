@@ -21,6 +21,8 @@ mod pcapng;
 mod sys;
 #[cfg(target_os = "linux")]
 pub mod xdp;
+#[cfg(target_os = "linux")]
+pub mod xdp_log;
 
 use input::Input;
 pub use input::Mapped;

@@ -265,7 +265,7 @@ pub struct Xdp {
     _promisc: Option<OwnedFd>,
     pollfds: Vec<libc::pollfd>,
     /// Reader of the program's debug log (objects built with `--log` only).
-    _xdp_log: Option<super::meta::xdp_log::XdpLog>,
+    _xdp_log: Option<super::xdp_log::XdpLog>,
     /// Rx queues with a socket in `XSKS` (also after [`Xdp::split`] moved the sockets out).
     nqueues: u32,
 }
@@ -296,7 +296,7 @@ impl Xdp {
             .load(&obj)
             .map_err(|e| err(iface, "loading the XDP object", chain(&e)))?;
         // The debug log of an object built with `--log` (none for the default object).
-        let xdp_log = super::meta::xdp_log::XdpLog::start(&mut ebpf, iface);
+        let xdp_log = super::xdp_log::XdpLog::start(&mut ebpf, iface);
         let (delivery, refused) = load_program(&mut ebpf, iface, delivery)?;
         let prog = xdp_program(&mut ebpf, iface, delivery.program())?;
         let mut native_error = None;
