@@ -10,6 +10,11 @@
 //!      the packets its flow records account for (`ra`), and its CPU time (from /proc);
 //!   3. print the table and write it to `perf/live.md`.
 //!
+//! Our sensor runs once per XDP metadata delivery (`--xdp-meta area|header|user`, native mode)
+//! and once on AF_PACKET. Its own set-up line and exit report (stderr) say which path ran; a
+//! row whose sensor did not take the path it is labelled with fails the run, and a delivery
+//! the kernel refuses is listed as refused, with the sensor's reason, instead of measured.
+//!
 //! On a 2-core machine the sender and the sensor share the cores, so the highest rates measure
 //! the sender as much as the sensor: the table gives the rate the sender achieved.
 
@@ -105,6 +110,8 @@ fn packets_in(ra: &Path, file: &Path) -> u64 {
 
 struct Row {
     sensor: String,
+    /// The path, as the sensor's set-up line gives it (ours).
+    path: Option<String>,
     offered: String,
     achieved_pps: f64,
     sent: u64,
@@ -112,20 +119,39 @@ struct Row {
     cpu: f64,
 }
 
-fn start(sensor: &[String], out: &Path) -> Result<Child> {
+/// Starts `sensor` with its stderr in `log`. `Ok(None)` when it exited during set-up (the log
+/// says why).
+fn start(sensor: &[String], out: &Path, log: &Path) -> Result<Option<Child>> {
     let _ = std::fs::remove_file(out);
-    let child = Command::new("ip")
+    let err = std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+    let mut child = Command::new("ip")
         .args(["netns", "exec", NS_A])
         .args(sensor)
         .args(["-X", "-i", "va", "-w"])
         .arg(out)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(err)
         .spawn()
         .context("start sensor")?;
     // Both sensors need well under a second to open their capture.
     std::thread::sleep(Duration::from_millis(1500));
-    Ok(child)
+    if child.try_wait()?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(child))
+}
+
+/// What our sensor's stderr says of the path that ran: its set-up line (after `with `), and
+/// the XDP program's exit report (after `XDP program in `), if any.
+fn reported_path(log: &str) -> (Option<String>, Option<String>) {
+    let setup = log.lines().find_map(|l| {
+        l.split_once("capturing on va with ")
+            .map(|x| x.1.to_string())
+    });
+    let xdp = log
+        .lines()
+        .find_map(|l| l.split_once("va: XDP program in ").map(|x| x.1.to_string()));
+    (setup, xdp)
 }
 
 fn stop(mut c: Child) -> Result<f64> {
@@ -156,36 +182,61 @@ pub fn live(root: &Path, pcap: &Path, rates: &[u64]) -> Result<()> {
         root.join("target/release/ra")
     };
     let o = ours.display().to_string();
-    let mut sensors: Vec<(String, Vec<String>)> = vec![
-        (
-            "ours (XDP native + AF_XDP)".into(),
-            vec![
-                o.clone(),
-                "--capture".into(),
-                "xdp".into(),
-                "--xdp-mode".into(),
-                "native".into(),
-            ],
-        ),
-        (
-            "ours (AF_PACKET)".into(),
-            vec![o, "--capture".into(), "afpacket".into()],
-        ),
-    ];
+    // (label, command, the path ours must report: XDP metadata delivery, or None: AF_PACKET)
+    let mut sensors: Vec<(String, Vec<String>, Option<&str>)> = ["area", "header", "user"]
+        .into_iter()
+        .map(|d| {
+            (
+                format!("ours (XDP native + AF_XDP, metadata: {d})"),
+                [
+                    &o,
+                    "--capture",
+                    "xdp",
+                    "--xdp-mode",
+                    "native",
+                    "--xdp-meta",
+                    d,
+                ]
+                .map(String::from)
+                .to_vec(),
+                Some(d),
+            )
+        })
+        .collect();
+    sensors.push((
+        "ours (AF_PACKET)".into(),
+        vec![o, "--capture".into(), "afpacket".into()],
+        None,
+    ));
     if Path::new("/usr/sbin/argus").exists() {
         sensors.push((
             "Debian argus 3.0.8 (libpcap)".into(),
             vec!["/usr/sbin/argus".into()],
+            None,
         ));
     } else {
         eprintln!("perf live: /usr/sbin/argus not installed, Debian's sensor skipped");
     }
     let _ns = Netns::new()?;
     let mut rows = Vec::new();
+    // Deliveries the kernel refused: (label, the sensor's reason).
+    let mut refused: Vec<(String, String)> = Vec::new();
+    let log = dir.join("live.stderr");
     for &rate in rates {
-        for (name, cmd) in &sensors {
+        for (name, cmd, delivery) in &sensors {
+            if refused.iter().any(|(n, _)| n == name) {
+                continue;
+            }
             let out = dir.join("live.argus");
-            let c = start(cmd, &out)?;
+            let Some(c) = start(cmd, &out, &log)? else {
+                let why = std::fs::read_to_string(&log).unwrap_or_default();
+                if delivery.is_some() && why.contains("loading the XDP program (verifier)") {
+                    eprintln!("perf live: {name}: refused by this kernel: {}", why.trim());
+                    refused.push((name.clone(), why.trim().to_string()));
+                    continue;
+                }
+                bail!("{name} did not start: {}", why.trim());
+            };
             let t0 = Instant::now();
             let r = Command::new("ip")
                 .args(["netns", "exec", NS_B])
@@ -207,6 +258,27 @@ pub fn live(root: &Path, pcap: &Path, rates: &[u64]) -> Result<()> {
                 .unwrap_or(0);
             let cpu = stop(c)?;
             let accounted = packets_in(&ra, &out);
+            let is_ours = cmd[0].ends_with("release/argus");
+            let path = if is_ours {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let (setup, xdp) = reported_path(&text);
+                let setup = setup.with_context(|| format!("{name}: no set-up line: {text}"))?;
+                match delivery {
+                    Some(d) => {
+                        let xdp = xdp.with_context(|| format!("{name}: no XDP report: {text}"))?;
+                        if !xdp.starts_with(&format!("native (driver) mode with {d}:")) {
+                            bail!("{name}: the sensor ran {xdp}");
+                        }
+                    }
+                    None if !setup.starts_with("AF_PACKET") => {
+                        bail!("{name}: the sensor ran {setup}")
+                    }
+                    None => {}
+                }
+                Some(setup)
+            } else {
+                None
+            };
             let offered = if rate == 0 {
                 "max".to_string()
             } else {
@@ -217,6 +289,7 @@ pub fn live(root: &Path, pcap: &Path, rates: &[u64]) -> Result<()> {
             );
             rows.push(Row {
                 sensor: name.clone(),
+                path,
                 offered,
                 achieved_pps: sent as f64 / secs,
                 sent,
@@ -249,6 +322,25 @@ pub fn live(root: &Path, pcap: &Path, rates: &[u64]) -> Result<()> {
             r.accounted,
             r.sent.saturating_sub(r.accounted),
             r.cpu
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nThe paths, as our sensor reported them (set-up line):\n"
+    );
+    let mut seen = Vec::new();
+    for r in &rows {
+        if let Some(p) = &r.path {
+            if !seen.contains(&&r.sensor) {
+                seen.push(&r.sensor);
+                let _ = writeln!(md, "- {}: `{p}`", r.sensor);
+            }
+        }
+    }
+    for (name, why) in &refused {
+        let _ = writeln!(
+            md,
+            "- {name}: not measured, this kernel refuses it: `{why}`"
         );
     }
     println!("{md}");
