@@ -425,13 +425,10 @@ fn xdp_every_metadata_delivery_accounts_like_the_file_reader() {
     let mix = dir.path().join("mix.pcap");
     mix_pcap(&mix);
     let mut files = vec![mix];
-    match corpus_dir() {
-        Some(c) => files.extend(["test.pcap", "http-qinq-0.pcap"].map(|f| c.join(f))),
-        None => assert!(
-            !require(),
-            "pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
-        ),
-    }
+    files.extend(common::corpus_files(
+        "live_capture",
+        &["test.pcap", "http-qinq-0.pcap"],
+    ));
     let mut loaded = Vec::new();
     for d in XdpDelivery::ALL {
         let probe = dir.path().join("probe.argus");
@@ -490,15 +487,10 @@ fn multi_queue_workers_hand_off_and_account_like_the_file_reader() {
     let mix = dir.path().join("mix.pcap");
     mix_pcap(&mix);
     let mut files = vec![mix];
-    match corpus_dir() {
-        Some(c) => {
-            files.extend(["test.pcap", "wikipedia.pcap", "vlan-collisions.pcap"].map(|f| c.join(f)))
-        }
-        None => assert!(
-            !require(),
-            "pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
-        ),
-    }
+    files.extend(common::corpus_files(
+        "live_capture",
+        &["test.pcap", "wikipedia.pcap", "vlan-collisions.pcap"],
+    ));
     let modes: [&[&str]; 4] = [
         &["--capture", "xdp", "--xdp-mode", "native", "--workers", "2"],
         &["--capture", "xdp", "--xdp-mode", "native", "--workers", "3"],

@@ -27,6 +27,22 @@ pub fn corpus_dir() -> Option<PathBuf> {
         .find(|d| d.is_dir())
 }
 
+/// The corpus captures `names`; none (after a loud SKIPPED line) when the corpus is missing,
+/// which fails the test under `ARGUS_REQUIRE_REFERENCE=1`.
+pub fn corpus_files(test: &str, names: &[&str]) -> Vec<PathBuf> {
+    match corpus_dir() {
+        Some(c) => names.iter().map(|n| c.join(n)).collect(),
+        None => {
+            assert!(
+                !require(),
+                "{test}: pcap corpus missing but ARGUS_REQUIRE_REFERENCE=1"
+            );
+            eprintln!("\n*** {test}: corpus not found, corpus captures SKIPPED ***\n");
+            Vec::new()
+        }
+    }
+}
+
 /// Root and iproute2 are there (namespaces, veth pairs, raw sockets). Otherwise a loud
 /// SKIPPED line, or a failure under `ARGUS_REQUIRE_REFERENCE=1`.
 pub fn can_run_live(test: &str) -> bool {
