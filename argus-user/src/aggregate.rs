@@ -44,7 +44,10 @@ pub enum KeyField {
 pub enum KeySpec {
     /// The default: source id and flow key (the status records of each flow merge).
     Flow,
-    /// The fields given with `-m` (empty: `none`, everything into one record).
+    /// `-m none`: no aggregation. Every flow record comes out unchanged, in input order, as
+    /// Debian's racluster 3.0.8 does (argus users give `-m none` to keep each record).
+    None,
+    /// The fields given with `-m`.
     Fields(Vec<KeyField>),
 }
 
@@ -96,7 +99,10 @@ impl KeySpec {
         if none && !fields.is_empty() {
             return Err("-m none: cannot be combined with other keys".into());
         }
-        if fields.is_empty() && !none {
+        if none {
+            return Ok(KeySpec::None);
+        }
+        if fields.is_empty() {
             return Err("-m: no aggregation key given".into());
         }
         Ok(KeySpec::Fields(fields))
@@ -453,6 +459,10 @@ impl Sums {
 /// the meantime) costs nothing but the hint: the merge looks the key up anew.
 pub struct Aggregator {
     spec: KeySpec,
+    /// `KeySpec::None`: the records as they came, in the boxes the readers made (moving
+    /// 680-byte records out of them and back costs more than the boxes: see `finish_boxed`).
+    #[allow(clippy::vec_box)]
+    kept: Vec<Box<FlowRecord>>,
     /// Group indices by the hash of their key.
     index: Index,
     hasher: DefaultHashBuilder,
@@ -483,6 +493,7 @@ impl Aggregator {
     pub fn new(spec: KeySpec) -> Aggregator {
         Aggregator {
             spec,
+            kept: Vec::new(),
             index: Index::with_buckets(1024),
             hasher: DefaultHashBuilder::default(),
             groups: Vec::new(),
@@ -503,6 +514,7 @@ impl Aggregator {
                 return k;
             }
             KeySpec::Fields(v) => v,
+            KeySpec::None => return k,
         };
         for f in fields {
             match *f {
@@ -589,6 +601,10 @@ impl Aggregator {
 
     /// Merges one flow record as the readers give it (boxed: a new group keeps the box).
     pub fn add_boxed(&mut self, r: Box<FlowRecord>) {
+        if self.spec == KeySpec::None {
+            self.kept.push(r);
+            return;
+        }
         let o = orientation(&r);
         let raw = printed(&r, o);
         let mut p = raw;
@@ -693,13 +709,17 @@ impl Aggregator {
         }
     }
 
-    /// The merged records, one per group, in the order the groups were first seen.
+    /// The merged records, one per group, in the order the groups were first seen (with
+    /// `KeySpec::None`, every record as it came).
     pub fn finish(self) -> Vec<FlowRecord> {
         self.finish_boxed().into_iter().map(|b| *b).collect()
     }
 
     /// [`Aggregator::finish`] without moving the records out of their boxes.
     pub fn finish_boxed(mut self) -> Vec<Box<FlowRecord>> {
+        if self.spec == KeySpec::None {
+            return self.kept;
+        }
         self.merge_pending();
         let spec = self.spec;
         self.groups
@@ -1294,7 +1314,7 @@ mod tests {
 
     #[test]
     fn parses_keys() {
-        assert_eq!(KeySpec::parse(&["none"]), Ok(KeySpec::Fields(vec![])));
+        assert_eq!(KeySpec::parse(&["none"]), Ok(KeySpec::None));
         assert_eq!(
             KeySpec::parse(&["saddr/24", "daddr,proto"]),
             Ok(KeySpec::Fields(vec![

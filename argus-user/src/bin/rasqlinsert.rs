@@ -106,12 +106,12 @@ fn main() -> ExitCode {
             .collect()
     });
     let cols = Columns::new(url.engine, &names).unwrap_or_else(|e| die(&e));
-    // `-m none`: each record as read (rasqlinsert's meaning; racluster's `none` merges
-    // everything). Other keys: racluster's grouping within each table.
-    let keys = match o.opt("-m") {
-        None | Some("none") => None,
-        Some(m) => Some(KeySpec::parse(&[m]).unwrap_or_else(|e| die(&e))),
-    };
+    // No `-m`, or `-m none`: each record as read. Other keys: racluster's grouping within
+    // each table.
+    let keys = o
+        .opt("-m")
+        .map(|m| KeySpec::parse(&[m]).unwrap_or_else(|e| die(&e)))
+        .filter(|k| *k != KeySpec::None);
     let mut lo = LoadOpts::default();
     if let Some(n) = parse_num::<usize>(&o, "--buffer") {
         lo.bound = n.max(1);
