@@ -79,6 +79,10 @@ pub struct PacketKey<'a> {
     pub dir_qual: bool,
     /// A non-first IPv4 fragment: what argus' fragment object accounts.
     pub frag: Option<FragInfo>,
+    /// The first fragment of an IPv4 datagram (more-fragments set, offset 0): it carries the
+    /// transport header and keys like an unfragmented packet, and marks its direction of the
+    /// flow as fragmented (argus `ARGUS_IPATTR_SRC/DST_FRAGMENTS`, ArgusModeler.c).
+    pub first_fragment: bool,
     /// IP packets: the captured bytes from the IP header on, and the EtherType they hash
     /// under (0x0800 / 0x86DD), for the duplicate detector's content hash. Empty otherwise.
     pub l3: &'a [u8],
@@ -722,6 +726,7 @@ fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>> {
         pk.payload = frame.get(up..).unwrap_or(&[]);
         return Some(pk);
     }
+    pk.first_fragment = ip.frag_off() & 0x2000 != 0;
     let mut l4 = off + hlen;
     if proto == 51 {
         // AH: argus looks through it to the next header.

@@ -674,6 +674,11 @@ impl Shard {
                 tos: pk.tos,
                 ipid: pk.ipid,
             };
+            // argus ArgusModeler.c: a fragment of the datagram marks the direction it came
+            // from (ARGUS_IPATTR_SRC_FRAGMENTS 0x10 / ARGUS_IPATTR_DST_FRAGMENTS 0x20; ra's 'F').
+            if pk.first_fragment {
+                a.frag_bits |= if from_src { 0x10 } else { 0x20 };
+            }
             if from_src {
                 a.src = Some(attr);
                 if pk.ip_options != 0 {

@@ -1099,6 +1099,11 @@ fn flags(v: &View) -> [u8; 10] {
             };
         }
     }
+    // Fragments seen in either direction (IPATTR qualifier ARGUS_IPATTR_SRC/DST_FRAGMENTS);
+    // a flow of fragments alone (below) shows 'f' instead.
+    if r.ipattr.is_some_and(|a| a.frag_bits & 0x30 != 0) {
+        f[6] = b'F';
+    }
     if let Some(f0) = &r.flow {
         if f0.qual & 0x80 != 0 {
             f[6] = b'f';
