@@ -1420,6 +1420,11 @@ fn port_str(v: &View, port: Option<u16>, is_src: bool, o: &PrintOpts) -> String 
             // ICMPv6 under -n: decimal type and id.
             58 if o.numeric > 0 && is_src => (p >> 8).to_string(),
             58 if o.numeric > 0 => p.to_string(),
+            // ESP: the SPI as the destination "port" (Debian's ra overwrites its upper half
+            // with two spaces, 0x2020...: docs/compat.md).
+            50 if !is_src => esp_spi(v.r)
+                .map(|s| format!("0x{s:08x}"))
+                .unwrap_or_default(),
             // ra prints the type/code pair as a little-endian number and the id as stored.
             1 | 58 if is_src => format!("0x{:04x}", p.swap_bytes()),
             1 | 58 => format!("0x{p:04x}"),
@@ -1449,6 +1454,21 @@ fn port_str(v: &View, port: Option<u16>, is_src: bool, o: &PrintOpts) -> String 
             }
         }
         _ => String::new(),
+    }
+}
+
+/// The security parameter index of an IPv4 ESP flow: argus keeps it where the destination
+/// port and the two mask bytes of other IPv4 keys lie (`ArgusESPFlow`).
+fn esp_spi(r: &FlowRecord) -> Option<u32> {
+    match r.flow.as_ref()?.key {
+        FlowKey::Ipv4 {
+            proto: 50,
+            dport,
+            smask,
+            dmask,
+            ..
+        } => Some(u32::from(dport) << 16 | u32::from(smask) << 8 | u32::from(dmask)),
+        _ => None,
     }
 }
 
