@@ -203,3 +203,50 @@ fn esp_flows_are_keyed_and_printed_by_spi() {
         assert_eq!(strip(d), strip(o), "every other field");
     }
 }
+
+/// Non-IP flows show their EtherType's name in the Proto column (`aarp`, `decro`, `aoe`,
+/// `slow`, ..., ranges included): one frame of every EtherType from 0x0600 to 0xffff, through
+/// our sensor, printed by both ra's, every line the same.
+#[test]
+fn ethertype_names_as_debian_ra_prints_them() {
+    const T: &str = "ethertype_names_as_debian_ra_prints_them";
+    if !have_oracle(T) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("ethertypes.pcap");
+    let mut w = PcapWriter::create(&pcap);
+    for t in 0x0600..=0xffffu16 {
+        // The EtherType in the destination MAC too, so every line says which it is.
+        let [hi, lo] = t.to_be_bytes();
+        let mut f = eth(A, [2, 0, 0, 0, hi, lo], &[], t);
+        f.extend_from_slice(&[0; 46]);
+        w.put(&f);
+    }
+    drop(w);
+    let out = dir.path().join("ethertypes.argus");
+    sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &out);
+    let print = |bin: &str| {
+        let o = Command::new(bin)
+            .args(["-X", "-n", "-c", ",", "-L", "-1", "-M", "noman", "-r"])
+            .arg(&out)
+            .args(["-s", "proto", "daddr"])
+            .output()
+            .expect("run ra");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let (want, got) = (print(DEBIAN_RA), print(env!("CARGO_BIN_EXE_ra")));
+    assert!(want.lines().count() > 60_000, "{}", want.lines().count());
+    assert!(
+        want.contains("decro,02:00:00:00:60:03"),
+        "the table holds DECnet routing"
+    );
+    let differ: Vec<(&str, &str)> = want
+        .lines()
+        .zip(got.lines())
+        .filter(|(a, b)| a != b)
+        .take(10)
+        .collect();
+    assert!(differ.is_empty(), "(Debian, ours): {differ:?}");
+    assert_eq!(want.lines().count(), got.lines().count());
+}

@@ -3,6 +3,8 @@
 //! Records are printed from the wire form: the REVERSE bit is applied here, then ra's client-side
 //! direction correction (TCP SYN/SYN-ACK, well-known ports with `?` marks, ICMP echo replies).
 
+mod ethertypes;
+
 use crate::record::*;
 use std::borrow::Cow;
 // foldhash, not SipHash: a port name is looked up for most lines printed.
@@ -459,23 +461,7 @@ fn llc_sap_name(sap: u8) -> Option<&'static str> {
 }
 
 fn ether_name(t: u16) -> &'static str {
-    match t {
-        0x0800 => "ip",
-        0x0806 => "arp",
-        0x8035 => "rarp",
-        0x86dd => "ipv6",
-        0x9000 => "loop",
-        0x8100 => "8021q",
-        0x8137 => "ipx",
-        0x888e => "eapol",
-        0x88cc => "lldp",
-        0x8863 => "pppoed",
-        0x8864 => "pppoes",
-        0x8847 => "mpls",
-        0x8848 => "mplsm",
-        0x2000 => "cdp",
-        _ => "",
-    }
+    ethertypes::name(t).unwrap_or("")
 }
 
 // ---------------------------------------------------------------------------------------------
