@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{eth, ipv4, udp, PcapWriter};
+use common::{eth, ipv4, ipv6, tcp, udp, PcapWriter};
 use std::path::Path;
 use std::process::Command;
 
@@ -249,4 +249,39 @@ fn ethertype_names_as_debian_ra_prints_them() {
         .collect();
     assert!(differ.is_empty(), "(Debian, ours): {differ:?}");
     assert_eq!(want.lines().count(), got.lines().count());
+}
+
+/// A TCP flow of one segment, mid-connection: argus writes the short TCP object (subtype
+/// 0x03), which has no block for the other direction. Debian's ra prints that direction's base sequence number empty for IPv4
+/// and as 0 for IPv6 (the base is the first sequence number seen, less one); the sensors
+/// agree on both.
+#[test]
+fn one_sided_tcp_base_sequence_per_family() {
+    const T: &str = "one_sided_tcp_base_sequence_per_family";
+    if !have_oracle(T) {
+        return;
+    }
+    let seg = |v6: bool, seq: u32| {
+        let l4 = tcp(40000, 8080, seq, 77, 0x18, 100);
+        let mut f = eth(A, B, &[], if v6 { 0x86dd } else { 0x0800 });
+        f.extend(if v6 {
+            ipv6(1, 2, 6, &l4)
+        } else {
+            ipv4(C, S, 6, 0x4000, &l4)
+        });
+        f
+    };
+    let col = |l: &String, i: usize| l.split(',').nth(i).unwrap_or("").to_string();
+    // stcpb, dtcpb
+    let (st, dt) = (34, 35);
+    let v4 = case("tcp-one-sided-v4", &[seg(false, 1000)]);
+    assert_eq!(
+        (col(&v4[0], st), col(&v4[0], dt)),
+        ("999".into(), String::new())
+    );
+    let v6 = case("tcp-one-sided-v6", &[seg(true, 1000)]);
+    assert_eq!(
+        (col(&v6[0], st), col(&v6[0], dt)),
+        ("999".into(), "0".into())
+    );
 }

@@ -1667,8 +1667,13 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         STcpb | DTcpb => match &tcp() {
             Some((_, a, b)) => {
                 let dd = if f == STcpb { a } else { b };
-                // Debian's ra leaves a zero base sequence blank for IPv4 (not for IPv6).
-                opt_u(dd.map(|x| x.seqbase).filter(|&b| b != 0 || v.kind == '6'))
+                // Debian's ra leaves a zero base sequence blank for IPv4; for IPv6 it prints
+                // 0 then, and for a direction the TCP object has no block of.
+                if v.kind == '6' {
+                    dd.map_or(0, |x| x.seqbase).to_string()
+                } else {
+                    opt_u(dd.map(|x| x.seqbase).filter(|&b| b != 0))
+                }
             }
             None => String::new(),
         },
