@@ -54,6 +54,8 @@ pub const FRAME_SIZE: u32 = 4096;
 pub const NUM_FRAMES: u32 = 4096;
 /// Completion ring size (nothing is sent; the kernel requires the ring).
 const COMP_SIZE: u32 = 64;
+/// How long `bind` may find the queue still held by a socket closed just before (EBUSY).
+const BIND_BUSY_WAIT: Duration = Duration::from_secs(2);
 /// Environment variable naming an XDP object to load instead of the embedded one.
 pub const OBJECT_ENV: &str = "ARGUS_XDP_OBJECT";
 const META_LEN: usize = XDP_META_LEN;
@@ -1000,13 +1002,25 @@ impl Xsk {
             sxdp_queue_id: queue,
             sxdp_shared_umem_fd: 0,
         };
-        // SAFETY: bind(2) with a sockaddr_xdp of the right size.
-        let rc = unsafe {
-            libc::bind(
-                s,
-                (&sxdp as *const libc::sockaddr_xdp).cast(),
-                std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
-            )
+        // A socket that was bound to this queue and has just been closed (a sensor restarted,
+        // or the attach mode changed) keeps the queue until the kernel's deferred release of
+        // its buffer pool has run (xp_release_deferred, a work item): bind fails with EBUSY
+        // until then, for a few milliseconds. Wait for it, bounded.
+        let busy_until = std::time::Instant::now() + BIND_BUSY_WAIT;
+        let rc = loop {
+            // SAFETY: bind(2) with a sockaddr_xdp of the right size.
+            let rc = unsafe {
+                libc::bind(
+                    s,
+                    (&sxdp as *const libc::sockaddr_xdp).cast(),
+                    std::mem::size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
+                )
+            };
+            let busy = rc < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EBUSY);
+            if !busy || std::time::Instant::now() >= busy_until {
+                break rc;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         };
         if rc < 0 {
             let mode = if bind_flags & libc::XDP_ZEROCOPY != 0 {
