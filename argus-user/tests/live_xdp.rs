@@ -519,6 +519,14 @@ fn mix_pcap(path: &Path) {
     put(fr);
 }
 
+/// [`mix_pcap`] written into a temp dir (kept while the returned value lives).
+fn mix_in_tempdir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mix = dir.path().join("mix.pcap");
+    mix_pcap(&mix);
+    (dir, mix)
+}
+
 /// Tests that load an object pick it through `ARGUS_XDP_OBJECT` (process-wide): the log test
 /// sets it, so those tests run one at a time.
 static OBJECT_LOCK: Mutex<()> = Mutex::new(());
@@ -533,9 +541,7 @@ fn xdp_frames_and_metadata_match_the_pcap() {
         return;
     }
     let _lock = object_lock();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mix = dir.path().join("mix.pcap");
-    mix_pcap(&mix);
+    let (_dir, mix) = mix_in_tempdir();
     let mut pcaps = vec![mix.clone()];
     match corpus_dir() {
         Some(c) => {
@@ -596,9 +602,7 @@ fn xdp_every_metadata_delivery_the_kernel_loads() {
         return;
     }
     let _lock = object_lock();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mix = dir.path().join("mix.pcap");
-    mix_pcap(&mix);
+    let (_dir, mix) = mix_in_tempdir();
     let v = Veth::new("d");
     let mut loads = Vec::new();
     let mut refused = Vec::new();
@@ -695,9 +699,7 @@ fn xdp_log_object_forwards_the_kernel_log() {
         return;
     }
     let _lock = object_lock();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mix = dir.path().join("mix.pcap");
-    mix_pcap(&mix);
+    let (_dir, mix) = mix_in_tempdir();
     let malformed = pcap_frames(&mix)
         .0
         .iter()
