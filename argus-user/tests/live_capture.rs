@@ -10,6 +10,7 @@
 //! `ARGUS_REQUIRE_REFERENCE=1` (CI), where it fails.
 
 mod common;
+use argus::capture::xdp::Attached;
 use argus::config::XdpDelivery;
 use common::{
     can_run_live, captures_where, corpus_dir, eth, ipv4, ipv6, replay, require, tcp, udp,
@@ -221,9 +222,9 @@ fn capture_path_ran(log: &[String], args: &[&str], sent: u64) -> String {
         return "AF_PACKET".into();
     }
     let mode = match flag(args, "--xdp-mode") {
-        Some("skb") => "SKB (generic) mode",
+        Some("skb") => Attached::Skb.describe(),
         // Native where not forced: veth has driver-mode XDP.
-        _ => "native (driver) mode",
+        _ => Attached::Native.describe(),
     };
     assert!(
         setup.starts_with(&format!("XDP + AF_XDP: XDP in {mode}, ")),
