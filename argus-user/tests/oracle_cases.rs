@@ -50,8 +50,9 @@ fn ra(bin: &str, file: &Path) -> Vec<String> {
         .collect()
 }
 
-fn sensor(bin: &str, pcap: &Path, out: &Path) {
+fn sensor(bin: &str, pcap: &Path, out: &Path, args: &[&str]) {
     let o = Command::new(bin)
+        .args(args)
         .args(["-X", "-r"])
         .arg(pcap)
         .arg("-w")
@@ -65,9 +66,22 @@ fn sensor(bin: &str, pcap: &Path, out: &Path) {
     );
 }
 
+/// Worker counts our sensor runs each case with: its records must not depend on them.
+const WORKERS: [&str; 2] = ["1", "3"];
+
 /// Runs one case: the capture `frames` through both sensors, compared as the module says.
 /// Returns Debian's lines, for the case's own assertions.
 fn case(name: &str, frames: &[Vec<u8>]) -> Vec<String> {
+    timed_case(name, &every_ms(frames))
+}
+
+/// `frames` 1 ms apart.
+fn every_ms(frames: &[Vec<u8>]) -> Vec<(u64, Vec<u8>)> {
+    frames.iter().map(|f| (1000, f.clone())).collect()
+}
+
+/// [`case`] with each frame's distance in microseconds from the one before.
+fn timed_case(name: &str, frames: &[(u64, Vec<u8>)]) -> Vec<String> {
     let (want, ours) = case_where_debian_ra_errs(name, frames);
     assert_eq!(
         ours, want,
@@ -79,27 +93,27 @@ fn case(name: &str, frames: &[Vec<u8>]) -> Vec<String> {
 /// [`case`] for a behaviour where Debian's ra prints Debian's records wrongly (documented in
 /// docs/compat.md): the sensors must still agree; returns (Debian's ra, our ra) on Debian's
 /// records, for the case to assert what is right.
-fn case_where_debian_ra_errs(name: &str, frames: &[Vec<u8>]) -> (Vec<String>, Vec<String>) {
+fn case_where_debian_ra_errs(name: &str, frames: &[(u64, Vec<u8>)]) -> (Vec<String>, Vec<String>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let pcap = dir.path().join(format!("{name}.pcap"));
     let mut w = PcapWriter::create(&pcap);
-    for f in frames {
-        w.put(f);
+    for (us, f) in frames {
+        w.put_after(*us, f);
     }
     drop(w);
-    let (theirs, ours) = (
-        dir.path().join("debian.argus"),
-        dir.path().join("ours.argus"),
-    );
-    sensor(DEBIAN_ARGUS, &pcap, &theirs);
-    sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &ours);
+    let theirs = dir.path().join("debian.argus");
+    sensor(DEBIAN_ARGUS, &pcap, &theirs, &[]);
     let want = ra(DEBIAN_RA, &theirs);
     assert!(!want.is_empty(), "{name}: Debian's argus wrote no flow");
-    assert_eq!(
-        ra(DEBIAN_RA, &ours),
-        want,
-        "{name}: our sensor's records (Debian's ra) differ from Debian's argus'"
-    );
+    for n in WORKERS {
+        let ours = dir.path().join(format!("ours-{n}.argus"));
+        sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &ours, &["--workers", n]);
+        assert_eq!(
+            ra(DEBIAN_RA, &ours),
+            want,
+            "{name}: our sensor's records (Debian's ra, {n} workers) differ from Debian's argus'"
+        );
+    }
     let ours = ra(env!("CARGO_BIN_EXE_ra"), &theirs);
     (want, ours)
 }
@@ -177,11 +191,11 @@ fn esp_flows_are_keyed_and_printed_by_spi() {
     };
     let (debian, ours) = case_where_debian_ra_errs(
         "esp",
-        &[
+        &every_ms(&[
             esp(0x1234_5678, 1),
             esp(0x1234_5678, 2),
             esp(0xfedc_ba98, 1),
-        ],
+        ]),
     );
     let dport = |l: &String| l.split(',').nth(12).unwrap_or("").to_string();
     assert_eq!(
@@ -225,7 +239,7 @@ fn ethertype_names_as_debian_ra_prints_them() {
     }
     drop(w);
     let out = dir.path().join("ethertypes.argus");
-    sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &out);
+    sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &out, &[]);
     let print = |bin: &str| {
         let o = Command::new(bin)
             .args(["-X", "-n", "-c", ",", "-L", "-1", "-M", "noman", "-r"])
@@ -284,4 +298,219 @@ fn one_sided_tcp_base_sequence_per_family() {
         (col(&v6[0], st), col(&v6[0], dt)),
         ("999".into(), "0".into())
     );
+}
+
+const R: [u8; 4] = [10, 9, 9, 9];
+
+/// An ICMPv4 message from `from` to `to` (frames from the server side's MAC): type, code, the
+/// 4-byte word after the checksum (gateway, MTU or unused) and the first `n` bytes of `quoted`,
+/// an IPv4 datagram.
+fn icmp_error(
+    from: [u8; 4],
+    to: [u8; 4],
+    t: u8,
+    code: u8,
+    word: u32,
+    quoted: &[u8],
+    n: usize,
+) -> Vec<u8> {
+    let mut l4 = vec![t, code, 0, 0];
+    l4.extend_from_slice(&word.to_be_bytes());
+    l4.extend_from_slice(&quoted[..n.min(quoted.len())]);
+    let mut f = eth(B, A, &[], 0x0800);
+    f.extend(ipv4(from, to, 1, 0, &l4));
+    f
+}
+
+/// An IPv4 datagram as it leaves `src` (the bytes an ICMP error quotes), and its frame.
+fn datagram(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let ip = ipv4(src, dst, proto, 0, l4);
+    let (sm, dm) = if src == C { (A, B) } else { (B, A) };
+    let mut f = eth(sm, dm, &[], 0x0800);
+    f.extend_from_slice(&ip);
+    (ip, f)
+}
+
+/// The `inode` column of a printed line.
+fn inode(line: &str) -> &str {
+    line.split(',').nth(43).unwrap_or("")
+}
+
+/// ICMPv4 errors that quote a datagram of a tracked flow are flows of their own and also mark
+/// the quoted flow (argus ArgusUpdateICMPState, `flow::icmp_map`): the ICMP DSR with the
+/// reporting node (`inode`) and, for unreachable / redirect / time exceeded, the `U`/`R`/`T`
+/// flag; the flow's last time moves to the error's. From either side of the flow, for UDP, TCP
+/// and ICMP echo flows, with the transport ports in the quote or not, with one worker or
+/// several.
+#[test]
+fn icmp_errors_map_onto_the_flows_they_quote() {
+    const T: &str = "icmp_errors_map_onto_the_flows_they_quote";
+    if !have_oracle(T) {
+        return;
+    }
+    // Port unreachable from the server, host unreachable from a router about the reply.
+    let (q, f) = datagram(C, S, 17, &udp(4000, 9999, 20));
+    let (rq, rf) = datagram(S, C, 17, &udp(9999, 4000, 20));
+    let lines = case(
+        "icmp-unreach-udp",
+        &[
+            f,
+            icmp_error(S, C, 3, 3, 0, &q, 28),
+            rf,
+            icmp_error(R, S, 3, 1, 0, &rq, 28),
+        ],
+    );
+    let udp_line = lines
+        .iter()
+        .find(|l| l.contains(",udp,"))
+        .expect("udp flow");
+    assert!(flags(udp_line).contains('U'), "{udp_line}");
+    assert_eq!(inode(udp_line), "10.9.9.9", "{udp_line}");
+
+    // Every kind of error about one TCP flow: the last unreachable / redirect / time exceeded
+    // sets the flag; parameter problem and source quench keep it, and extend the time.
+    let (q, f) = datagram(C, S, 6, &tcp(5000, 80, 100, 0, 0x02, 0));
+    let lines = case(
+        "icmp-kinds-tcp",
+        &[
+            f,
+            icmp_error(R, C, 5, 1, u32::from_be_bytes([10, 9, 9, 8]), &q, 28),
+            icmp_error(R, C, 11, 0, 0, &q, 28),
+            icmp_error(R, C, 12, 0, 0, &q, 28),
+            icmp_error(R, C, 4, 0, 0, &q, 28),
+            icmp_error(R, C, 3, 13, 0, &q, q.len()),
+        ],
+    );
+    let tcp_line = lines
+        .iter()
+        .find(|l| l.contains(",tcp,"))
+        .expect("tcp flow");
+    assert!(flags(tcp_line).contains('U'), "{tcp_line}");
+
+    // Only a parameter problem: the time moves, no flag, no inode.
+    let (q, f) = datagram(C, S, 17, &udp(4001, 9999, 20));
+    let lines = case("icmp-param-only", &[f, icmp_error(R, C, 12, 0, 0, &q, 28)]);
+    let udp_line = lines
+        .iter()
+        .find(|l| l.contains(",udp,"))
+        .expect("udp flow");
+    assert_eq!(inode(udp_line), "", "{udp_line}");
+
+    // Time exceeded about an echo request; a quote without the transport header finds nothing.
+    let mut echo = vec![8, 0, 0, 0, 0, 7, 0, 1];
+    echo.extend_from_slice(&[0x55; 32]);
+    let (q, f) = datagram(C, S, 1, &echo);
+    let (uq, uf) = datagram(C, S, 17, &udp(4002, 9999, 20));
+    let lines = case(
+        "icmp-timxceed-echo",
+        &[
+            f,
+            icmp_error(R, C, 11, 0, 0, &q, 28),
+            uf,
+            icmp_error(R, C, 3, 1, 0, &uq, 20),
+        ],
+    );
+    assert!(lines.iter().any(|l| flags(l).contains('T')), "{lines:?}");
+    let udp_line = lines
+        .iter()
+        .find(|l| l.contains(",udp,"))
+        .expect("udp flow");
+    assert_eq!(inode(udp_line), "", "{udp_line}");
+
+    // An error in the flow's next status interval: the record not yet written takes it.
+    let (q, f) = datagram(C, S, 17, &udp(4003, 9999, 20));
+    let lines = timed_case(
+        "icmp-next-interval",
+        &[
+            (1000, f.clone()),
+            (6_000_000, icmp_error(R, C, 3, 1, 0, &q, 28)),
+            (1_000_000, f),
+        ],
+    );
+    assert!(lines.iter().any(|l| inode(l) == "10.9.9.9"), "{lines:?}");
+}
+
+/// ICMPv6 errors are not mapped onto the flows they quote (argus 3.0.8 does not; the ICMP DSR
+/// holds IPv4 addresses only): each is a flow of its own, which both ra's print alike.
+#[test]
+fn icmpv6_errors_stay_flows_of_their_own() {
+    const T: &str = "icmpv6_errors_stay_flows_of_their_own";
+    if !have_oracle(T) {
+        return;
+    }
+    let dg = ipv6(1, 2, 17, &udp(4000, 9999, 10));
+    let mut f = eth(A, B, &[], 0x86dd);
+    f.extend_from_slice(&dg);
+    let err = |t: u8, code: u8| {
+        let mut l4 = vec![t, code, 0, 0, 0, 0, 0, 0];
+        l4.extend_from_slice(&dg);
+        let mut e = eth(B, A, &[], 0x86dd);
+        e.extend(ipv6(9, 1, 58, &l4));
+        e
+    };
+    let mut frames = vec![f];
+    for (t, codes) in [(1u8, 0..8u8), (2, 0..1), (3, 0..2), (4, 0..4)] {
+        for c in codes {
+            frames.push(err(t, c));
+        }
+    }
+    let lines = case("icmpv6-errors", &frames);
+    let udp_line = lines
+        .iter()
+        .find(|l| l.contains(",udp,"))
+        .expect("udp flow");
+    assert_eq!(inode(udp_line), "", "{udp_line}");
+    assert!(!flags(udp_line).contains('U'), "{udp_line}");
+}
+
+/// The State, type and code columns of ICMP flows: one message of every ICMPv4 and ICMPv6
+/// type with codes 0 to 15 (replies included, which argus keys as their request), through our
+/// sensor, printed by both ra's, every line the same.
+#[test]
+fn icmp_states_as_debian_ra_prints_them() {
+    const T: &str = "icmp_states_as_debian_ra_prints_them";
+    if !have_oracle(T) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pcap = dir.path().join("icmp.pcap");
+    let mut w = PcapWriter::create(&pcap);
+    for t in 0..=255u8 {
+        for c in 0..16u8 {
+            // Each pair its own flow: the type and code in the addresses.
+            let body = [t, c, 0, 0, 0, 1, 0, 1];
+            let mut f = eth(A, B, &[], 0x0800);
+            f.extend(ipv4([10, 0, t, 1], [10, 1, c, 2], 1, 0, &body));
+            w.put(&f);
+            let mut f = eth(A, B, &[], 0x86dd);
+            let mut ip = ipv6(1, 2, 58, &body);
+            ip[23] = t;
+            ip[39] = c;
+            f.extend(ip);
+            w.put(&f);
+        }
+    }
+    drop(w);
+    let out = dir.path().join("icmp.argus");
+    sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &out, &[]);
+    let print = |bin: &str| {
+        let o = Command::new(bin)
+            .args(["-n", "-c", ",", "-L", "-1", "-M", "noman", "-r"])
+            .arg(&out)
+            .args(["-s", "proto", "saddr", "sport", "daddr", "dport", "state"])
+            .output()
+            .expect("run ra");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let (want, got) = (print(DEBIAN_RA), print(env!("CARGO_BIN_EXE_ra")));
+    assert!(want.lines().count() > 6000, "{}", want.lines().count());
+    assert!(want.contains(",URCUT"), "the table holds unreachable codes");
+    let differ: Vec<(&str, &str)> = want
+        .lines()
+        .zip(got.lines())
+        .filter(|(a, b)| a != b)
+        .take(10)
+        .collect();
+    assert!(differ.is_empty(), "(Debian, ours): {differ:?}");
+    assert_eq!(want.lines().count(), got.lines().count());
 }

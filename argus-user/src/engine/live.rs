@@ -31,7 +31,8 @@
 
 use super::{
     merge, shard, Batch, Clock, EngineConfig, EngineCounters, FrameRef, Item, LiveReport, MergeMsg,
-    RecordSink, RunReport, WorkerState, BATCH, COALESCE_BELOW, COALESCE_WAIT, COPIED, FLUSH_EVERY,
+    RecordSink, RunReport, WorkerState, ACCOUNT, BATCH, COALESCE_BELOW, COALESCE_WAIT, COPIED,
+    FLUSH_EVERY, MAP,
 };
 use crate::capture::{FrameMeta, KernelHashes, LiveSource};
 use crate::record::Ts;
@@ -177,28 +178,52 @@ impl LiveWorker<'_> {
             usec: meta.ts_nsec / 1000,
         };
         let idx = self.idx(ts);
-        let k = if self.n > 1 {
+        let (k, quoted) = if self.n > 1 {
             let h = kh
                 .map(|k| k.shard)
                 .unwrap_or_else(|| shard::frame_shard_hash(meta.linktype, data, meta.len));
-            h as usize % self.n
+            let k = h as usize % self.n;
+            let q = shard::quoted_shard_hash(meta.linktype, data, meta.len)
+                .map(|h| h as usize % self.n)
+                .filter(|&q| q != k);
+            (k, q)
         } else {
-            0
+            (0, None)
         };
-        let b = &mut self.out[k];
-        let start = b.data.len() as u64;
-        b.data.extend_from_slice(data);
-        b.items.push(Item::Frame(FrameRef {
+        let fr = FrameRef {
             idx,
             ts,
             linktype: meta.linktype,
             len: meta.len,
-            start,
+            start: 0,
             caplen: data.len() as u32,
             map: COPIED,
             ifx,
             chash: kh.map_or(0, |k| k.content),
-        }));
+            role: ACCOUNT | MAP,
+        };
+        match quoted {
+            None => self.put(k, fr, data),
+            Some(q) => {
+                self.put(
+                    k,
+                    FrameRef {
+                        role: ACCOUNT,
+                        ..fr
+                    },
+                    data,
+                );
+                self.put(q, FrameRef { role: MAP, ..fr }, data);
+            }
+        }
+    }
+
+    /// Copy a frame into the batch for worker `k`.
+    fn put(&mut self, k: usize, fr: FrameRef, data: &[u8]) {
+        let b = &mut self.out[k];
+        let start = b.data.len() as u64;
+        b.data.extend_from_slice(data);
+        b.items.push(Item::Frame(FrameRef { start, ..fr }));
         if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
             self.ship(k, false);
         }
@@ -228,7 +253,12 @@ impl LiveWorker<'_> {
         let lane = mesh.lane(self.w, k);
         let fresh = lane.empty.pop().unwrap_or_else(Batch::new);
         let mut b = std::mem::replace(&mut self.out[k], fresh);
-        let frames = b.items.len() as u64;
+        // Captured frames; an ICMP error's copy for the shard of the flow it quotes is not one.
+        let frames = b
+            .items
+            .iter()
+            .filter(|it| matches!(it, Item::Frame(f) if f.role & ACCOUNT != 0))
+            .count() as u64;
         let since = Instant::now();
         loop {
             match lane.full.push(b) {

@@ -52,7 +52,16 @@ struct FrameRef {
     ifx: u16,
     /// The content hash the XDP program computed; 0: none, computed in `classify`.
     chash: u32,
+    /// What the worker does with the frame: [`ACCOUNT`] it to its flow, [`MAP`] it onto the
+    /// flow an ICMP error quotes, or both when one shard holds both flows.
+    role: u8,
 }
+
+/// [`FrameRef::role`]: the frame's flow is in this worker's shard.
+const ACCOUNT: u8 = 1;
+/// [`FrameRef::role`]: the frame may be an ICMP error quoting a flow of this worker's shard
+/// (`flow::icmp_map`).
+const MAP: u8 = 2;
 
 /// [`FrameRef::map`] of a frame copied into the batch.
 const COPIED: u32 = u32::MAX;
@@ -376,10 +385,16 @@ impl WorkerState {
                 Item::Frame(f) => {
                     match &pre[j] {
                         Some((d, pk, h)) => {
-                            shard.cur_ifx = f.ifx;
-                            shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut outs.ems)
+                            if f.role & ACCOUNT != 0 {
+                                shard.cur_ifx = f.ifx;
+                                shard.packet_hashed(f.idx, f.ts, d, pk, *h, &mut outs.ems);
+                            }
+                            if f.role & MAP != 0 {
+                                shard.icmp_map(f.ts, d, pk);
+                            }
                         }
-                        None => shard.stats.unmodelled += 1,
+                        None if f.role & ACCOUNT != 0 => shard.stats.unmodelled += 1,
+                        None => {}
                     }
                     if !shard.triggers.is_empty() {
                         outs.triggers.append(&mut shard.triggers);
@@ -505,11 +520,45 @@ impl Feeder<'_> {
             sec: meta.ts_sec as u32,
             usec: meta.ts_nsec / 1000,
         };
-        let w = if self.n > 1 {
-            shard::frame_shard_hash(meta.linktype, data, meta.len) as usize % self.n
+        let (w, quoted) = if self.n > 1 {
+            let w = shard::frame_shard_hash(meta.linktype, data, meta.len) as usize % self.n;
+            let q = shard::quoted_shard_hash(meta.linktype, data, meta.len)
+                .map(|h| h as usize % self.n)
+                .filter(|&q| q != w);
+            (w, q)
         } else {
-            0
+            (0, None)
         };
+        match quoted {
+            None => self.put(w, ACCOUNT | MAP, idx, ts, meta, data, map),
+            Some(q) => {
+                self.put(w, ACCOUNT, idx, ts, meta, data, map);
+                self.put(q, MAP, idx, ts, meta, data, map);
+            }
+        }
+        self.clock_at(ts);
+        // Ticks must not pile up in idle workers' batches.
+        for k in 0..self.n {
+            let b = &self.batches[k];
+            if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
+                self.send(k);
+            }
+        }
+    }
+
+    /// Append the frame to worker `w`'s batch, for `role` (a reference into `map` when the
+    /// bytes lie in it, else a copy).
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &mut self,
+        w: usize,
+        role: u8,
+        idx: u64,
+        ts: Ts,
+        meta: &FrameMeta,
+        data: &[u8],
+        map: Option<&Arc<Mapped>>,
+    ) {
         let b = &mut self.batches[w];
         let (start, caplen) = (b.data.len() as u64, data.len() as u32);
         let in_map = map.and_then(|m| {
@@ -538,15 +587,8 @@ impl Feeder<'_> {
             map: map_i,
             ifx: 0,
             chash: 0,
+            role,
         }));
-        self.clock_at(ts);
-        // Ticks must not pile up in idle workers' batches.
-        for k in 0..self.n {
-            let b = &self.batches[k];
-            if b.items.len() >= BATCH || b.data.len() >= BATCH * 2048 {
-                self.send(k);
-            }
-        }
     }
 
     /// Run argus' 200 ms clock at `now`: a tick goes to every worker.

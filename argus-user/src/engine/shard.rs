@@ -104,6 +104,67 @@ pub fn frame_shard_hash(link: u32, frame: &[u8], len: u32) -> u32 {
     classify(frame, &d).map_or(0, |pk| key_shard_hash(&pk.key))
 }
 
+/// The shard of the flow an ICMPv4 error quotes (see `flow::icmp_map`), when that is not
+/// the frame's own shard `own`: the worker that holds the quoted flow must see the error too.
+/// `None` for every other frame; only IPv4 ICMP frames pay for a decode here.
+pub fn quoted_shard_hash(link: u32, frame: &[u8], len: u32) -> Option<u32> {
+    if !maybe_icmp_error(link, frame) {
+        return None;
+    }
+    let d = wire::decode(link, frame, len);
+    let pk = classify(frame, &d)?;
+    let q = crate::flow::icmp_map::quoted(&pk)?;
+    Some(key_shard_hash(&q.key))
+}
+
+/// Could `frame` be an ICMPv4 error? True for IPv4 ICMP messages of a type that is not
+/// informational in the common frame shapes, and for any frame of a shape the quick walk does
+/// not know (the decoder decides).
+fn maybe_icmp_error(link: u32, frame: &[u8]) -> bool {
+    if link != linktype::ETHERNET {
+        return true;
+    }
+    let mut off = 12;
+    let mut tags = 0;
+    loop {
+        match be16(frame, off) {
+            Some(wire::ETHERTYPE_8021Q | wire::ETHERTYPE_8021AD | wire::ETHERTYPE_QINQ_OLD)
+                if tags < 2 =>
+            {
+                tags += 1;
+                off += 4;
+            }
+            Some(wire::ETHERTYPE_IP) => break,
+            // IPv6 (ICMPv6 errors are not mapped), ARP and the rest: nothing to map; other
+            // encapsulations (MPLS, PPPoE, ...) go to the decoder.
+            Some(wire::ETHERTYPE_IPV6 | wire::ETHERTYPE_ARP) => return false,
+            Some(_) => return true,
+            None => return false,
+        }
+    }
+    let ip = off + 2;
+    let Some(h) = frame.get(ip..ip + 20) else {
+        return false;
+    };
+    if h[0] >> 4 != 4 {
+        return true;
+    }
+    match h[9] {
+        1 => {
+            let l4 = ip + ((h[0] & 0x0f) as usize) * 4;
+            // argus ICMP_INFOTYPE: echo, router advertisement/solicitation, timestamp,
+            // information and mask request/reply.
+            !matches!(
+                frame.get(l4),
+                None | Some(0 | 8 | 9 | 10 | 13 | 14 | 15 | 16 | 17 | 18)
+            )
+        }
+        // Tunnels: the inner packet may be one.
+        4 | 41 | 47 => true,
+        _ => false,
+    }
+}
+
 #[inline(always)]
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]]))

@@ -50,6 +50,9 @@ pub enum L4<'a> {
         code: u8,
         seq: u16,
         inner: Option<(u32, u32, u32)>,
+        /// ICMPv4 errors: the quoted datagram as captured, from its IP header on (at least
+        /// the 20 bytes of that header; empty otherwise), for [`super::icmp_map`].
+        quote: &'a [u8],
     },
     ArpReply {
         sha: [u8; 6],
@@ -673,7 +676,7 @@ fn tcp_segment<'a>(pk: &mut PacketKey<'a>, l4b: &'a [u8], len: u32, ip_ecn: u8, 
 }
 
 /// IPv4 at `off`; `up`: where argus' header pointer stopped (user data of fragments).
-fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>> {
+pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>> {
     let ip = Ipv4::new(frame.get(off..)?)?;
     if ip.total_len() < 20 {
         return None;
@@ -839,7 +842,9 @@ fn icmp4<'a>(
     let mut id = [0u8; 2];
     let mut ipid = [0u8; 2];
     let mut reverse = false;
-    let info = matches!(t, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18);
+    // argus ICMP_INFOTYPE (netinet/ip_icmp.h): echo, router advertisement and solicitation,
+    // timestamp, information and address mask request/reply.
+    let info = matches!(t, 0 | 8 | 9 | 10 | 13 | 14 | 15 | 16 | 17 | 18);
     if info {
         match t {
             0 | 8 => {
@@ -911,6 +916,10 @@ fn icmp4<'a>(
         code,
         seq: be16(l4b, 6).unwrap_or(0),
         inner: if info { None } else { inner },
+        quote: match inner {
+            Some(_) if !info => l4b.get(8..).unwrap_or_default(),
+            _ => &[],
+        },
     };
     pk.reverse = reverse;
     pk.key = k;
@@ -1032,8 +1041,11 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
             pk.l4 = L4::Icmp {
                 icmp_type: t,
                 code,
-                seq: 0,
+                // The ICMPv6 object keeps the checksum where the ICMPv4 one has the sequence.
+                seq: be16(l4b, 2).unwrap_or(0),
                 inner: None,
+                // argus 3.0.8 maps no ICMPv6 error onto a flow (docs/compat.md).
+                quote: &[],
             };
             pk.timeout = timeouts::ICMP;
             pk.payload = l4b;

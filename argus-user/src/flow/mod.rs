@@ -11,12 +11,13 @@
 pub mod dup;
 #[cfg(test)]
 mod dup_tests;
+pub mod icmp_map;
 pub mod key;
 pub mod table;
 pub mod tcp;
 
 use crate::record::{
-    DataDsr, DirCounters, EncapsDsr, FlowDsr, FlowRecord, IpAttrDir, IpAttrDsr, JitterDsr,
+    DataDsr, DirCounters, EncapsDsr, FlowDsr, FlowRecord, IcmpDsr, IpAttrDir, IpAttrDsr, JitterDsr,
     JitterStats, MacDsr, MeterDsr, MplsDsr, NetworkDsr, PsizeDsr, SrcId, TimeDsr, Ts, VlanDsr,
 };
 use key::PacketKey;
@@ -164,6 +165,8 @@ pub struct Flow {
     pub dst_data: Option<DataDsr>,
     /// argus' fragment object, for flows keyed on IPv4 fragments (boxed: rare).
     pub frag: Option<Box<key::FragState>>,
+    /// The ICMP error last mapped onto this flow in this interval ([`icmp_map`]; boxed: rare).
+    pub icmp: Option<Box<IcmpDsr>>,
     pub jit_last_src: Ts,
     pub jit_last_dst: Ts,
     pub jit_src_act: TimeStats,
@@ -202,6 +205,7 @@ impl Flow {
             src_data: None,
             dst_data: None,
             frag: None,
+            icmp: None,
             jit_last_src: Ts::default(),
             jit_last_dst: Ts::default(),
             jit_src_act: TimeStats::default(),
@@ -223,6 +227,7 @@ impl Flow {
         self.vlan = None;
         self.mpls = None;
         self.psize = None;
+        self.icmp = None;
         if let Some(a) = self.ipattr.as_mut() {
             a.frag_bits = 0;
             if a.src_options.is_some() {
@@ -332,6 +337,7 @@ impl Flow {
         rec.src_data = self.src_data.clone().filter(|d| !d.data.is_empty());
         rec.dst_data = self.dst_data.clone().filter(|d| !d.data.is_empty());
         rec.mac = self.mac;
+        rec.icmp = self.icmp.as_deref().copied();
         rec.encaps = self.encaps;
         rec
     }

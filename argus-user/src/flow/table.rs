@@ -436,7 +436,8 @@ impl Shard {
         }
     }
 
-    /// Account one packet (argus `ArgusProcessEtherPacket` for an existing or new flow).
+    /// Account one packet (argus `ArgusProcessEtherPacket` for an existing or new flow) and, if
+    /// it is an ICMP error, map it onto the flow it quotes ([`Shard::icmp_map`]).
     pub fn packet(
         &mut self,
         idx: u64,
@@ -445,7 +446,30 @@ impl Shard {
         pk: &PacketKey,
         out: &mut Vec<Emitted>,
     ) {
-        self.packet_hashed(idx, now, d, pk, key_hash(&pk.key), out)
+        self.packet_hashed(idx, now, d, pk, key_hash(&pk.key), out);
+        self.icmp_map(now, d, pk);
+    }
+
+    /// An ICMP error `pk` seen at `now` marks the flow it quotes when that flow is in this
+    /// shard ([`super::icmp_map`]); the worker that holds the quoted flow calls this, whether or
+    /// not it holds the error's own flow. Packets the filter refuses map nothing, as argus
+    /// never sees them.
+    pub fn icmp_map(&mut self, now: Ts, d: &Decoded, pk: &PacketKey) {
+        let Some(q) = super::icmp_map::quoted(pk) else {
+            return;
+        };
+        if let Some(f) = &self.cfg.filter {
+            if !f.matches_packet(&crate::filter::PacketView {
+                decoded: d,
+                key: pk,
+            }) {
+                return;
+            }
+        }
+        let h = key_hash(&q.key);
+        if let Some(i) = self.index.find(h, |i| self.keys[i as usize] == q.key) {
+            self.flows[i as usize].map_icmp(now, pk);
+        }
     }
 
     /// [`Shard::packet`] with the key's [`key_hash`] already computed.
@@ -702,19 +726,28 @@ impl Shard {
                 code,
                 seq,
                 inner,
+                ..
             } => {
                 if matches!(flow.proto, ProtoState::None) {
                     let (isrc, idst, igw) = inner.unwrap_or((0, 0, 0));
+                    // argus ArgusUpdateICMPv6State keeps type, code and checksum (in `seq`)
+                    // and no address.
+                    let addrs = if pk.key.qual & 0x1f == 0x02 {
+                        [0; 5]
+                    } else {
+                        let (s, d) = pk_src_dst(pk);
+                        [s, d, isrc, idst, igw]
+                    };
                     flow.proto = ProtoState::Icmp {
                         icmp_type: *icmp_type,
                         code: *code,
                         seq: *seq,
-                        addrs: [pk_src_dst(pk).0, pk_src_dst(pk).1, isrc, idst, igw],
+                        addrs,
                     };
                 } else if let (has, ProtoState::Icmp { icmp_type: t, .. }) =
                     (flow.has_packets(), &mut flow.proto)
                 {
-                    if !has && matches!(*icmp_type, 0 | 8 | 13 | 14 | 15 | 16 | 17 | 18) {
+                    if !has && matches!(*icmp_type, 0 | 8 | 9 | 10 | 13 | 14 | 15 | 16 | 17 | 18) {
                         *t = *icmp_type;
                     }
                     if matches!(*icmp_type, 8 | 13 | 15 | 17) {

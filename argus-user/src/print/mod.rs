@@ -606,12 +606,24 @@ impl<'a> View<'a> {
         // ra turns only IP flows around; ARP, Ethernet and IS-IS keys print in wire order.
         // A REVERSE key is first put in originator order (the metrics already are), then ra's
         // own direction rules may turn the whole record around.
-        if f.reverse && (v.kind == '4' || v.kind == '6') {
+        // ICMPv4 keys are REVERSE only for replies seen without their request, which argus
+        // keys as the request (ArgusCreateICMPFlow); ra prints them in that order.
+        if f.reverse && (v.kind == '6' || (v.kind == '4' && v.proto != 1)) {
             v.turn_key();
         }
         if v.should_turn() {
             v.turn_key();
             v.swap = true;
+        }
+        // A reply keyed as its request: ra prints the type and code of the ICMP object (the
+        // first packet's, the reply's), not the key's.
+        if v.kind == '4' && v.proto == 1 && f.reverse {
+            if let Some(NetworkDsr::Icmp {
+                icmp_type, code, ..
+            }) = &r.net
+            {
+                v.sport = Some(u16::from_be_bytes([*icmp_type, *code]));
+            }
         }
         v
     }
@@ -787,8 +799,10 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
         _ => return Orientation::default(),
     };
     let icmp = proto == 1 || proto == 58;
+    // ICMPv4 replies stay keyed as their request (see `View::new`).
+    let reverse = f.reverse && (v6 || proto != 1);
     // A REVERSE key is first put in originator order (ICMP type and id stay in place).
-    let (sp, dp) = if f.reverse && !icmp {
+    let (sp, dp) = if reverse && !icmp {
         (dport, sport)
     } else {
         (sport, dport)
@@ -799,7 +813,7 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
         0
     };
     let swap = turn_rule(v6, proto, sp, dp, status).is_some();
-    let key_flip = f.reverse != swap;
+    let key_flip = reverse != swap;
     Orientation {
         key_flip,
         port_flip: key_flip && !icmp,
@@ -1075,14 +1089,14 @@ fn flags(v: &View) -> [u8; 10] {
             }
         }
     }
+    // An ICMP error mapped onto the flow (flow::icmp_map): the DSR's qualifier says which.
     if let Some(i) = &r.icmp {
         if i.qual & 0x01 != 0 {
-            f[2] = match i.icmp_type {
-                3 => b'U',
-                5 => b'R',
-                11 => b'T',
-                _ => b'I',
-            };
+            f[2] = b'U';
+        } else if i.qual & 0x02 != 0 {
+            f[2] = b'R';
+        } else if i.qual & 0x04 != 0 {
+            f[2] = b'T';
         }
     }
     // Fragments seen in either direction (IPATTR qualifier ARGUS_IPATTR_SRC/DST_FRAGMENTS);
@@ -1191,52 +1205,47 @@ fn dst_gap(v: &View) -> Option<u64> {
     v.tcp().map(|(_, _, d)| dir_gap(d).unwrap_or(0))
 }
 
+/// The State of an ICMPv4 flow as Debian's ra prints it, by type and code (read off its
+/// output for every pair; `oracle_cases::icmp_states_as_debian_ra_prints_them`). Types 1, 2
+/// and 7 print empty.
 fn icmp_state(t: u8, c: u8) -> &'static str {
+    const UNREACH: [&str; 16] = [
+        "URN", "URH", "URO", "URP", "URF", "URS", "URNU", "URHU", "URISO", "URNPRO", "URHPRO",
+        "URNTOS", "URHTOS", "URFIL", "URPRE", "URCUT",
+    ];
+    const NAMED: [&str; 46] = [
+        "ECR", "", "", "", "SRC", "RED", "AHA", "", "ECO", "RTA", "RTS", "TXD", "PAR", "TST",
+        "TSR", "IRQ", "IRR", "MAS", "MSR", "SEC", "ROB", "ROB", "ROB", "ROB", "ROB", "ROB", "ROB",
+        "ROB", "ROB", "ROB", "TRC", "DCE", "MHR", "WAY", "IAH", "MRQ", "MRP", "DNQ", "DNP", "SKP",
+        "PHO", "NRS", "NRA", "NNS", "NNA", "PTB",
+    ];
     match t {
-        0 => "ECR",
-        3 => match c {
-            0 => "URN",
-            1 => "URH",
-            2 => "URPRO",
-            3 => "URP",
-            4 => "URFRAG",
-            5 => "URSRC",
-            9 | 10 => "URNPRO",
-            13 => "URFIL",
-            _ => "UR",
-        },
-        4 => "SRC",
-        5 => "RED",
-        8 => "ECO",
-        9 => "RTA",
-        10 => "RTS",
-        11 => "TXD",
-        12 => "PAR",
-        13 => "TST",
-        14 => "TSR",
-        15 => "IRQ",
-        16 => "IRR",
-        17 => "MAS",
-        18 => "MSR",
-        _ => "UNK",
+        3 => UNREACH.get(c as usize).copied().unwrap_or(UNREACH_OTHER),
+        _ => NAMED.get(t as usize).copied().unwrap_or("UNK"),
     }
 }
 
-fn icmp6_state(t: u8) -> &'static str {
+/// ICMPv4 unreachable codes past 15.
+const UNREACH_OTHER: &str = "UR";
+
+/// The State of an ICMPv6 flow as Debian's ra prints it, by the key's type and code (replies
+/// are keyed as their requests).
+fn icmp6_state(t: u8, c: u8) -> &'static str {
+    const UNREACH: [&str; 8] = [
+        "URNR", "URAD", "URBS", "URAR", "URP", "URSF", "URRR", "URES",
+    ];
+    const TIMXCEED: [&str; 2] = ["TXT", "TXR"];
+    const PARAM: [&str; 3] = ["PPH", "PPNH", "PPO"];
+    let by_code = |names: &[&'static str]| names.get(c as usize).copied().unwrap_or("UNK");
     match t {
-        1 => "UNR",
+        1 => by_code(&UNREACH),
         2 => "PTB",
-        3 => "TXD",
-        4 => "PAR",
+        3 => by_code(&TIMXCEED),
+        4 => by_code(&PARAM),
         128 => "ECO",
-        129 => "ECR",
         130 => "MRQ",
-        131 => "MHR",
-        132 => "MHD",
         133 => "NRS",
-        134 => "NRA",
         135 => "NNS",
-        136 => "NNA",
         137 => "RED",
         143 => "MHR",
         _ => "UNK",
@@ -1279,22 +1288,16 @@ fn state_str(v: &View) -> &'static str {
         }
     }
     if (v.kind == '4' && v.proto == 1) || (v.kind == '6' && v.proto == 58) {
-        let sp = match &r.flow {
-            Some(FlowDsr {
-                key: FlowKey::Ipv4 { sport, .. },
-                ..
-            }) => *sport,
-            Some(FlowDsr {
-                key: FlowKey::Ipv6 { sport, .. },
-                ..
-            }) => *sport,
-            _ => 0,
+        let sp = v.sport.unwrap_or(0);
+        // A flow an ICMP error was mapped onto shows that error's state.
+        let (t, c) = match &r.icmp {
+            Some(i) if v.kind == '4' => (i.icmp_type, i.code),
+            _ => ((sp >> 8) as u8, sp as u8),
         };
-        let (t, c) = ((sp >> 8) as u8, sp as u8);
         let st = if v.kind == '4' {
             icmp_state(t, c)
         } else {
-            icmp6_state(t)
+            icmp6_state(t, c)
         };
         if v.kind == '4' && t == 8 && d.pkts > 0 {
             return "ECO";
@@ -1405,7 +1408,8 @@ fn port_str(v: &View, port: Option<u16>, is_src: bool, o: &PrintOpts) -> String 
         '4' | '6' => match v.proto {
             // ICMPv6 under -n: decimal type and id.
             58 if o.numeric > 0 && is_src => (p >> 8).to_string(),
-            58 if o.numeric > 0 => p.to_string(),
+            // ... and the code as the destination "port".
+            58 if o.numeric > 0 => (v.sport.unwrap_or(0) & 0xff).to_string(),
             // ESP: the SPI as the destination "port" (Debian's ra overwrites its upper half
             // with two spaces, 0x2020...: docs/compat.md).
             50 if !is_src => esp_spi(v.r)
@@ -1701,7 +1705,11 @@ fn flow_value(v: &View, f: Field, spec_w: usize, o: &PrintOpts) -> String {
         DupVlan => String::new(),
         SGap => opt_u(src_gap(v)),
         DGap => opt_u(dst_gap(v)),
-        Inode => String::new(),
+        // The node that reported an ICMP error about the flow (ARGUS_ICMP_MAPPED set).
+        Inode => match &r.icmp {
+            Some(i) if i.qual & 0x07 != 0 => std::net::Ipv4Addr::from(i.osrc).to_string(),
+            _ => String::new(),
+        },
         TcpOpt => match &tcp() {
             Some((t, _, _)) => tcpopt_str(t.options),
             None => String::new(),
@@ -2292,7 +2300,9 @@ mod tests {
                                 ..Default::default()
                             };
                             let v = View::new(&r);
-                            let key_flip = reverse != v.swap;
+                            // ICMPv4 replies stay keyed as their request.
+                            let undone = reverse && (v6 || proto != 1);
+                            let key_flip = undone != v.swap;
                             let want = Orientation {
                                 key_flip,
                                 port_flip: key_flip && !v.is_icmp(),

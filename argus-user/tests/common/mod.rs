@@ -180,9 +180,15 @@ impl PcapWriter {
         }
     }
 
+    /// The next frame, 1 ms after the previous one.
     pub fn put(&mut self, frame: &[u8]) {
+        self.put_after(1000, frame);
+    }
+
+    /// The next frame, `us` microseconds after the previous one.
+    pub fn put_after(&mut self, us: u64, frame: &[u8]) {
         use std::io::Write;
-        self.t_us += 1000;
+        self.t_us += us;
         let mut r = Vec::with_capacity(16 + frame.len());
         r.extend_from_slice(&((self.t_us / 1_000_000) as u32).to_le_bytes());
         r.extend_from_slice(&((self.t_us % 1_000_000) as u32).to_le_bytes());
