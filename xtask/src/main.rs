@@ -7,6 +7,7 @@
 //!   demo | test | perf       see their modules
 
 mod ebpf;
+mod fidelity;
 mod perf_sql;
 mod setup;
 
@@ -40,6 +41,9 @@ verbs:
   perf-sql [--copies N] [--runs R]
                                  rasqlinsert records/s into SQLite, MariaDB, ClickHouse
                                  (starts its own servers); writes perf/sql.md
+  fidelity [--scenarios N] [--seed S] [--corpus DIR] [--shrink N]
+                                 generated scenarios through Debian's argus and ours;
+                                 writes perf/fidelity.md (differences in target/fidelity/)
 
 environment:
   ARGUS_EBPF_TOOLCHAIN           rustup toolchain used for the XDP program (default: stable,
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         "test" => test::run(rest),
         "perf" => perf::run(rest),
         "perf-sql" => perf_sql::run(rest),
+        "fidelity" => fidelity::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
