@@ -69,7 +69,7 @@ fn generated_scenarios_agree_with_debian() {
             );
         }
     }
-    let permille = |a: usize, b: usize| if b == 0 { 1000 } else { (1000 * a / b) as u32 };
+    let permille = |a: usize, b: usize| (1000 * a).checked_div(b).unwrap_or(1000) as u32;
     for &(class, core, every, ra) in FLOORS {
         let s = report.sensor.get(&class).cloned().unwrap_or_default();
         let r = report.ra.get(&class).cloned().unwrap_or_default();
