@@ -514,3 +514,81 @@ fn icmp_states_as_debian_ra_prints_them() {
     assert!(differ.is_empty(), "(Debian, ours): {differ:?}");
     assert_eq!(want.lines().count(), got.lines().count());
 }
+
+/// The fragments of one UDP datagram of `len` payload bytes from C to S, `piece` bytes each
+/// (a multiple of 8), as frames in datagram order.
+fn fragments(dport: u16, len: usize, piece: usize) -> Vec<Vec<u8>> {
+    let dgram = udp(4000, dport, len);
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < dgram.len() {
+        let end = (off + piece).min(dgram.len());
+        let more = if end < dgram.len() { MF } else { 0 };
+        let mut f = eth(A, B, &[], 0x0800);
+        f.extend(ipv4(C, S, 17, more | (off / 8) as u16, &dgram[off..end]));
+        out.push(f);
+        off = end;
+    }
+    out
+}
+
+/// Later IPv4 fragments join the flow of their datagram's first fragment (argus ArgusFrag.c,
+/// `flow::frag_join`): in order, in reverse order (folded in when the first one comes), for
+/// DNS too; without their first fragment they stay a fragment flow (`f`).
+#[test]
+fn later_fragments_join_their_datagrams_flow() {
+    const T: &str = "later_fragments_join_their_datagrams_flow";
+    if !have_oracle(T) {
+        return;
+    }
+    let frags = fragments(7000, 2000, 800);
+    let lines = case("fragments-in-order", &frags);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(flags(&lines[0]).contains('F'), "{lines:?}");
+    let mut rev = frags.clone();
+    rev.reverse();
+    let lines = case("fragments-reversed", &rev);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let lines = case("fragments-first-missing", &frags[1..]);
+    assert!(flags(&lines[0]).contains('f'), "{lines:?}");
+    let lines = case("fragments-dns", &fragments(53, 1500, 800));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+}
+
+/// ARP and RARP flows: a reply seen alone is keyed as its request and printed as the
+/// destination's (RSP); RARP requests and replies are flows of their own, keyed on the target
+/// protocol address of a reply and both hardware addresses, printed as `rarp`.
+#[test]
+fn arp_replies_alone_and_rarp() {
+    const T: &str = "arp_replies_alone_and_rarp";
+    if !have_oracle(T) {
+        return;
+    }
+    let arp = |ethertype: u16, op: u16, sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]| {
+        let mut f = eth(
+            sha,
+            if op % 2 == 1 { [0xff; 6] } else { tha },
+            &[],
+            ethertype,
+        );
+        f.extend_from_slice(&[0, 1, 8, 0, 6, 4]);
+        f.extend_from_slice(&op.to_be_bytes());
+        f.extend_from_slice(&sha);
+        f.extend_from_slice(&spa);
+        f.extend_from_slice(&tha);
+        f.extend_from_slice(&tpa);
+        f.resize(60, 0);
+        f
+    };
+    let lines = case("arp-reply-alone", &[arp(0x0806, 2, B, S, A, C)]);
+    assert!(lines[0].contains(",RSP,"), "{lines:?}");
+    let lines = case(
+        "rarp",
+        &[
+            arp(0x8035, 3, A, [0; 4], A, [0; 4]),
+            arp(0x8035, 4, B, S, A, C),
+        ],
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l.contains(",rarp,")), "{lines:?}");
+}

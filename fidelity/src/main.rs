@@ -18,7 +18,7 @@ struct Opts {
 fn usage() -> ! {
     eprintln!(
         "usage: argus-fidelity [--scenarios N] [--seed FIRST] [--bin DIR] [--out FILE.md] [--failures DIR] [--corpus DIR] [--shrink N] [--batch N]\n\
-         \n  --scenarios N   scenarios to run (default 200), seeds FIRST..FIRST+N\n  --seed FIRST    first seed (default 1)\n  --bin DIR       our argus, ra and racluster (default target/release)\n  --out FILE.md   write the report there (default: print it)\n  --failures DIR  shrunk captures of the differences (default target/fidelity)\n  --corpus DIR    also compare the sensors on every capture file in DIR\n  --shrink N      shrink at most N differences (default 10)\n  --batch N       scenarios per capture file (default 200; Debian's argus takes a second per file)"
+         \n  --scenarios N   scenarios to run (default 200), seeds FIRST..FIRST+N\n  --seed FIRST    first seed (default 1)\n  --bin DIR       our argus, ra and racluster (default: this program's directory)\n  --out FILE.md   write the report there (default: print it)\n  --failures DIR  shrunk captures of the differences (default target/fidelity)\n  --corpus DIR    also compare the sensors on every capture file in DIR\n  --shrink N      shrink at most N differences (default 10)\n  --batch N       scenarios per capture file (default 200; Debian's argus takes a second per file)"
     );
     std::process::exit(2)
 }
@@ -27,7 +27,11 @@ fn parse() -> Opts {
     let mut o = Opts {
         scenarios: 200,
         seed: 1,
-        bin: PathBuf::from("target/release"),
+        // Built beside our binaries: the directory of this one.
+        bin: std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("target/release")),
         out: None,
         failures: PathBuf::from("target/fidelity"),
         corpus: None,

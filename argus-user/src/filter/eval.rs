@@ -214,8 +214,13 @@ fn from_record(r: &FlowRecord) -> Subject {
         FlowKey::Raw(b) => {
             let mut s = Subject::empty(match f.qual & 0x1f {
                 0x0a => Fam::Isis,
+                0x05 if f.kind == 0x06 => Fam::Rarp,
                 _ => Fam::Other,
             });
+            // RARP (flow::key::rarp_key): a reply's target protocol address.
+            if s.fam == Fam::Rarp && b.len() >= 12 {
+                s.da[..4].copy_from_slice(&b[8..12]);
+            }
             if f.qual & 0x1f == 0x08 && b.len() >= 12 {
                 s.dmac = Some(mac(&b[0..6]));
                 s.smac = Some(mac(&b[6..12]));
@@ -382,7 +387,8 @@ fn class(c: Class, s: &Subject) -> bool {
         Class::Ip => s.is_ip(),
         Class::Ipv4 => s.fam == Fam::V4,
         Class::Ipv6 => s.fam == Fam::V6,
-        Class::Arp => s.fam == Fam::Arp,
+        // Debian's "arp" selects RARP flows too (ARGUS_TYPE_ARP and _RARP keys alike).
+        Class::Arp => s.fam == Fam::Arp || s.fam == Fam::Rarp,
         Class::Rarp => s.fam == Fam::Rarp || (s.fam == Fam::Ether && s.etype == 0x8035),
         Class::Llc => s.fam == Fam::Ether && s.etype <= 1500,
         Class::Loop => s.fam == Fam::Ether && s.etype == 0x9000,

@@ -258,7 +258,7 @@ impl PacketKey<'_> {
                 dsap: b[14],
                 ssap: b[15],
             },
-            0x04 | 0x05 if self.key.kind == 0x06 => FlowKey::Arp {
+            0x04 if self.key.kind == 0x06 => FlowKey::Arp {
                 hrd: u16::from_be_bytes([b[0], b[1]]),
                 pro: u16::from_be_bytes([b[2], b[3]]),
                 hln: b[4],
@@ -594,7 +594,7 @@ fn isis_cksum(frame: &[u8], body: usize, this_len: u32) -> u16 {
     (c0 | c1) as u16
 }
 
-fn arp(frame: &[u8], off: usize, _rarp: bool) -> Option<PacketKey<'_>> {
+fn arp(frame: &[u8], off: usize, rarp: bool) -> Option<PacketKey<'_>> {
     let a = frame.get(off..off + 8)?;
     let hrd = u16::from_be_bytes([a[0], a[1]]);
     let pro = u16::from_be_bytes([a[2], a[3]]);
@@ -603,6 +603,9 @@ fn arp(frame: &[u8], off: usize, _rarp: bool) -> Option<PacketKey<'_>> {
     let op = u16::from_be_bytes([a[6], a[7]]);
     // argus requires the whole Ethernet/IPv4 ARP body (struct ether_arp) to be captured.
     let body = frame.get(off + 8..off + 8 + 2 * hln + 2 * pln)?;
+    if rarp && (op == 3 || op == 4) && hln == 6 && pln == 4 {
+        return Some(rarp_key(body, hrd, pro, op));
+    }
     if !(op == 1 || op == 2) || pln != 4 || hln > 32 {
         return None;
     }
@@ -708,14 +711,7 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
     if frag_off != 0 {
         // Non-first fragment: keyed on addresses, protocol and IP id.
         pk.fragment = true;
-        let reverse = src > dst;
-        let (a, b) = if reverse { (dst, src) } else { (src, dst) };
-        k.b[0..4].copy_from_slice(&a.to_be_bytes());
-        k.b[4..8].copy_from_slice(&b.to_be_bytes());
-        k.b[8] = proto;
-        // argus keeps the IP id as it lies in the packet and byte-swaps it on output.
-        k.b[14..16].copy_from_slice(&ip.id().to_le_bytes());
-        k.qual |= 0x80;
+        let (k, reverse) = fragment_key(src, dst, proto, ip.id());
         pk.dir_qual = reverse;
         pk.reverse = reverse;
         pk.key = k;
@@ -815,6 +811,62 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
     pk.reverse = reverse;
     pk.key = k;
     Some(pk)
+}
+
+/// The key argus gives the later fragments of an IPv4 datagram: addresses (in order), protocol
+/// and IP id, FRAGMENT qualifier; and whether `src` is the key's second address.
+pub fn fragment_key(src: u32, dst: u32, proto: u8, id: u16) -> (KeyBytes, bool) {
+    let mut k = KeyBytes {
+        kind: 0x01,
+        qual: 0x81,
+        len: 16,
+        b: [0; 52],
+    };
+    let reverse = src > dst;
+    let (a, b) = if reverse { (dst, src) } else { (src, dst) };
+    k.b[0..4].copy_from_slice(&a.to_be_bytes());
+    k.b[4..8].copy_from_slice(&b.to_be_bytes());
+    k.b[8] = proto;
+    // argus keeps the IP id as it lies in the packet and byte-swaps it on output.
+    k.b[14..16].copy_from_slice(&id.to_le_bytes());
+    (k, reverse)
+}
+
+/// For the first fragment of an IPv4 datagram (its IP header in `l3`): the key its later
+/// fragments have ([`fragment_key`]).
+pub fn later_fragments_key(l3: &[u8]) -> Option<KeyBytes> {
+    let ip = Ipv4::new(l3)?;
+    let (src, dst) = (u32::from_be_bytes(ip.src()), u32::from_be_bytes(ip.dst()));
+    Some(fragment_key(src, dst, ip.proto(), ip.id()).0)
+}
+
+/// A RARP request or reply (argus `ArgusCreateArpFlow`, ARGUS_TYPE_RARP): hardware and
+/// protocol types, lengths, the request's op (3), the target protocol address of a reply (0
+/// in a request), the sender's and the target's hardware addresses. Requests and replies are
+/// flows of their own; ra prints the target MAC as the source and the sender's as the
+/// destination.
+fn rarp_key<'a>(body: &[u8], hrd: u16, pro: u16, op: u16) -> PacketKey<'a> {
+    let mut k = KeyBytes {
+        kind: 0x06,
+        qual: 0x05,
+        len: 24,
+        b: [0; 52],
+    };
+    k.b[0..2].copy_from_slice(&hrd.to_be_bytes());
+    k.b[2..4].copy_from_slice(&pro.to_be_bytes());
+    k.b[4] = 6;
+    k.b[5] = 4;
+    k.b[6..8].copy_from_slice(&3u16.to_be_bytes());
+    if op == 4 {
+        k.b[8..12].copy_from_slice(&body[16..20]);
+    }
+    k.b[12..18].copy_from_slice(&body[0..6]);
+    k.b[18..24].copy_from_slice(&body[10..16]);
+    PacketKey {
+        key: k,
+        timeout: timeouts::ARP,
+        ..Default::default()
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -931,7 +983,14 @@ fn icmp4<'a>(
             .saturating_sub(((oip[0] & 0x0f) as u32) * 4),
         _ => len,
     };
-    pk.payload = l4b;
+    // ... and its user data starts where that walk stopped: past the quoted IP header.
+    pk.payload = match l4b.get(8..28) {
+        Some(oip) if !info && oip[0] >> 4 == 4 => {
+            let ohl = ((oip[0] & 0x0f) as usize) * 4;
+            l4b.get(8 + ohl..).unwrap_or_default()
+        }
+        _ => l4b,
+    };
     Some(pk)
 }
 

@@ -11,6 +11,7 @@
 pub mod dup;
 #[cfg(test)]
 mod dup_tests;
+pub mod frag_join;
 pub mod icmp_map;
 pub mod key;
 pub mod table;
@@ -96,7 +97,7 @@ impl TimeStats {
         Some(JitterStats {
             n: self.n as i32,
             min: self.min as f32,
-            mean: (self.sum / self.n as u64) as f32,
+            mean: mean as f32,
             stdev: if var > 0.0 { var.sqrt() as f32 } else { 0.0 },
             max: self.max as f32,
         })

@@ -159,6 +159,8 @@ pub struct Shard {
     pub cur_ifx: u16,
     /// Packets that found their flow expired since the caller last drained this.
     pub triggers: Vec<Trigger>,
+    /// Later IPv4 fragments' parents ([`super::frag_join`]).
+    frags: super::frag_join::FragTable,
 }
 
 impl Shard {
@@ -190,6 +192,7 @@ impl Shard {
             cur_idx: 0,
             cur_ifx: 0,
             triggers: Vec::new(),
+            frags: Default::default(),
             cfg,
         }
     }
@@ -378,6 +381,7 @@ impl Shard {
 
     /// argus `ArgusProcessQueueTimeout` on the status queue, then on each timeout queue.
     pub fn tick(&mut self, now: Ts, out: &mut Vec<Emitted>) {
+        self.frags.expire(now);
         self.process_status_queue(now, out);
         for qi in 0..self.tq_order.len() {
             let qid = self.tq_order[qi];
@@ -493,6 +497,82 @@ impl Shard {
         }
         self.stats.packets += 1;
         self.cur_idx = idx;
+        // A later fragment of a datagram whose first fragment was seen: its parent's packet.
+        if pk.fragment {
+            if let Some(p) = self.frags.get(&pk.key).copied() {
+                let joined = PacketKey {
+                    key: p.key,
+                    reverse: p.reverse,
+                    dir_qual: false,
+                    fragment: false,
+                    frag: None,
+                    ..*pk
+                };
+                self.account(idx, now, d, &joined, key_hash(&joined.key), out);
+                return;
+            }
+        }
+        let i = self.account(idx, now, d, pk, h, out);
+        if pk.first_fragment {
+            self.first_fragment(i, now, pk);
+        }
+    }
+
+    /// The first fragment `pk` of a datagram, accounted to flow `i`: later fragments join
+    /// `i` from now on, and those that came before it are folded into it (argus
+    /// `ArgusUpdateParentFlow`, see [`super::frag_join`]).
+    fn first_fragment(&mut self, i: u32, now: Ts, pk: &PacketKey) {
+        let Some(fk) = super::key::later_fragments_key(pk.l3) else {
+            return;
+        };
+        self.frags.insert(
+            fk,
+            super::frag_join::Parent {
+                key: pk.key,
+                reverse: pk.reverse,
+                at: now,
+            },
+        );
+        let Some(f) = self
+            .index
+            .find(key_hash(&fk), |j| self.keys[j as usize] == fk)
+        else {
+            return;
+        };
+        if f == i {
+            return;
+        }
+        let frag = std::mem::replace(&mut self.flows[f as usize], Flow::new(pk));
+        let parent = &mut self.flows[i as usize];
+        // The fragments came from the first fragment's side of the parent.
+        let from_src = parent.reverse == pk.reverse;
+        let (side, start, end) = if from_src {
+            (&mut parent.src, &mut parent.src_start, &mut parent.src_end)
+        } else {
+            (&mut parent.dst, &mut parent.dst_start, &mut parent.dst_end)
+        };
+        side.pkts += frag.src.pkts + frag.dst.pkts;
+        side.bytes += frag.src.bytes + frag.dst.bytes;
+        side.appbytes += frag.src.appbytes + frag.dst.appbytes;
+        *start = frag.src_start;
+        *end = frag.src_end;
+        if frag.src_end.sec != 0 {
+            parent.time_form = 2;
+        }
+        self.delete(f);
+    }
+
+    /// Find or create the flow of `pk` (argus' queue handling for an existing flow) and update
+    /// it; returns its slot.
+    fn account(
+        &mut self,
+        idx: u64,
+        now: Ts,
+        d: &Decoded,
+        pk: &PacketKey,
+        h: u32,
+        out: &mut Vec<Emitted>,
+    ) -> u32 {
         let us = self.cfg.status_interval_us;
         let idx = match self.index.find(h, |i| self.keys[i as usize] == pk.key) {
             Some(i) => {
@@ -533,6 +613,7 @@ impl Shard {
             }
         };
         self.update(idx, now, d, pk, out);
+        idx
     }
 
     fn update(&mut self, i: u32, now: Ts, d: &Decoded, pk: &PacketKey, out: &mut Vec<Emitted>) {

@@ -583,6 +583,15 @@ impl<'a> View<'a> {
                 v.daddr = Addr::V4(*tpa);
             }
             FlowKey::Raw(b) => {
+                // RARP (flow::key::rarp_key): the target MAC, then the sender's.
+                if f.kind == 0x06 && f.qual & 0x1f == 0x05 && b.len() >= 24 {
+                    v.kind = 'a';
+                    let mac = |o: usize| {
+                        Addr::Mac([b[o], b[o + 1], b[o + 2], b[o + 3], b[o + 4], b[o + 5]])
+                    };
+                    v.saddr = mac(18);
+                    v.daddr = mac(12);
+                }
                 if f.qual & 0x1f == 0x0a {
                     v.kind = 'i';
                     v.isis(b);
@@ -613,6 +622,11 @@ impl<'a> View<'a> {
         }
         if v.should_turn() {
             v.turn_key();
+            v.swap = true;
+        }
+        // An ARP flow first seen as a reply is keyed as the request and REVERSE: ra keeps the
+        // key and prints the reply's metrics as the destination's (state RSP).
+        if f.reverse && v.kind == 'a' {
             v.swap = true;
         }
         // A reply keyed as its request: ra prints the type and code of the ICMP object (the
@@ -795,6 +809,13 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
             dport,
             ..
         } => (true, *proto, *sport, *dport),
+        // ARP replies seen first: the metrics only (see `View::new`).
+        FlowKey::Arp { .. } if f.reverse => {
+            return Orientation {
+                swap: true,
+                ..Default::default()
+            }
+        }
         // ra turns only IP flows around.
         _ => return Orientation::default(),
     };
@@ -1268,7 +1289,10 @@ fn state_str(v: &View) -> &'static str {
             _ => "UNK",
         };
     }
-    if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
+    // A TCP record with an empty NETWORK DSR (no TCP header captured) reads like any other
+    // protocol's.
+    let tcp_net = !matches!(r.net, Some(NetworkDsr::Empty));
+    if v.proto == 6 && (v.kind == '4' || v.kind == '6') && tcp_net {
         // A TCP record without the TCP object reads as status 0 (no handshake bits).
         {
             let st = v.tcp().map(|t| t.0.status).unwrap_or(0);
@@ -1307,6 +1331,9 @@ fn state_str(v: &View) -> &'static str {
     if s.pkts > 0 && d.pkts > 0 {
         return "CON";
     }
+    if v.kind == 'a' && s.pkts == 0 && d.pkts > 0 {
+        return "RSP";
+    }
     if v.kind == 'a' || r.cause == Cause::Start {
         return "INT";
     }
@@ -1323,7 +1350,8 @@ fn dir_str(v: &View) -> &'static str {
     }
     let (s, d) = v.meter();
     let mut g = v.guess;
-    if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
+    let tcp_net = !matches!(v.r.net, Some(NetworkDsr::Empty));
+    if v.proto == 6 && (v.kind == '4' || v.kind == '6') && tcp_net {
         let status = v.tcp().map(|t| t.0.status).unwrap_or(0);
         if status & 0x3 != 0 {
             return "->";
@@ -1367,10 +1395,13 @@ fn proto_str(v: &View, o: &PrintOpts) -> String {
             }
         }
         'a' => {
-            if o.numeric >= 2 {
-                "2054".into()
-            } else {
-                "arp".into()
+            // Debian's ra names RARP even under -nn.
+            let rarp = v.r.flow.as_ref().is_some_and(|f| f.qual & 0x1f == 0x05);
+            match (o.numeric >= 2, rarp) {
+                (true, false) => "2054".into(),
+                (true, true) => "rarp".into(),
+                (false, false) => "arp".into(),
+                (false, true) => "rarp".into(),
             }
         }
         'e' => {
@@ -1818,8 +1849,9 @@ fn tcpopt_str(o: u32) -> String {
     }
     if o & 0xC000_0000 != 0 {
         s.resize(12, b' ');
-        s[10] = if o & 0x4000_0000 != 0 { b'E' } else { b' ' };
-        s[11] = if o & 0x8000_0000 != 0 { b'E' } else { b' ' };
+        // ECN seen from the source / the destination (Debian's ra: 'S', 'D').
+        s[10] = if o & 0x4000_0000 != 0 { b'S' } else { b' ' };
+        s[11] = if o & 0x8000_0000 != 0 { b'D' } else { b' ' };
     }
     String::from_utf8_lossy(&s).trim_end().to_string()
 }

@@ -614,7 +614,7 @@ fn decode_flow_key(d: &Dsr) -> FlowDsr {
             dsap: c.u8(),
             ssap: c.u8(),
         },
-        (0x06, 0x04 | 0x05) if n >= 20 => {
+        (0x06, 0x04) if n >= 20 => {
             let hrd = c.u16();
             let pro = c.u16();
             let hln = c.u8();
