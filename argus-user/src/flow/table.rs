@@ -500,12 +500,16 @@ impl Shard {
         // A later fragment of a datagram whose first fragment was seen: its parent's packet.
         if pk.fragment {
             if let Some(p) = self.frags.get(&pk.key).copied() {
+                // Packets and bytes only: argus counts the datagram's application bytes (and
+                // takes its user data) from the first fragment alone.
                 let joined = PacketKey {
                     key: p.key,
                     reverse: p.reverse,
                     dir_qual: false,
                     fragment: false,
                     frag: None,
+                    app_len: 0,
+                    payload: &[],
                     ..*pk
                 };
                 self.account(idx, now, d, &joined, key_hash(&joined.key), out);
