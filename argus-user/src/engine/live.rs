@@ -178,18 +178,8 @@ impl LiveWorker<'_> {
             usec: meta.ts_nsec / 1000,
         };
         let idx = self.idx(ts);
-        let (k, quoted) = if self.n > 1 {
-            let h = kh
-                .map(|k| k.shard)
-                .unwrap_or_else(|| shard::frame_shard_hash(meta.linktype, data, meta.len));
-            let k = h as usize % self.n;
-            let q = shard::quoted_shard_hash(meta.linktype, data, meta.len)
-                .map(|h| h as usize % self.n)
-                .filter(|&q| q != k);
-            (k, q)
-        } else {
-            (0, None)
-        };
+        let (k, quoted) =
+            shard::frame_workers(self.n, kh.map(|k| k.shard), meta.linktype, data, meta.len);
         let fr = FrameRef {
             idx,
             ts,

@@ -520,15 +520,7 @@ impl Feeder<'_> {
             sec: meta.ts_sec as u32,
             usec: meta.ts_nsec / 1000,
         };
-        let (w, quoted) = if self.n > 1 {
-            let w = shard::frame_shard_hash(meta.linktype, data, meta.len) as usize % self.n;
-            let q = shard::quoted_shard_hash(meta.linktype, data, meta.len)
-                .map(|h| h as usize % self.n)
-                .filter(|&q| q != w);
-            (w, q)
-        } else {
-            (0, None)
-        };
+        let (w, quoted) = shard::frame_workers(self.n, None, meta.linktype, data, meta.len);
         match quoted {
             None => self.put(w, ACCOUNT | MAP, idx, ts, meta, data, map),
             Some(q) => {

@@ -54,24 +54,7 @@ fn words(b: &[u8], at: usize) -> [u32; 4] {
 /// frame needs the full decoder (tunnels, MPLS, LLC, ARP, ICMPv6, short or odd headers).
 #[inline]
 pub fn fast_shard_hash(link: u32, frame: &[u8]) -> Option<u32> {
-    if link != linktype::ETHERNET {
-        return None;
-    }
-    let mut off = 12;
-    let mut etype = be16(frame, off)?;
-    let mut tags = 0;
-    while matches!(
-        etype,
-        wire::ETHERTYPE_8021Q | wire::ETHERTYPE_8021AD | wire::ETHERTYPE_QINQ_OLD
-    ) {
-        tags += 1;
-        if tags > 2 {
-            return None;
-        }
-        off += 4;
-        etype = be16(frame, off)?;
-    }
-    let ip = off + 2;
+    let (etype, ip) = ether_payload(link, frame)?;
     match etype {
         wire::ETHERTYPE_IP => {
             let h = frame.get(ip..ip + 20)?;
@@ -104,8 +87,8 @@ pub fn frame_shard_hash(link: u32, frame: &[u8], len: u32) -> u32 {
     classify(frame, &d).map_or(0, |pk| key_shard_hash(&pk.key))
 }
 
-/// The shard of the flow an ICMPv4 error quotes (see `flow::icmp_map`), when that is not
-/// the frame's own shard `own`: the worker that holds the quoted flow must see the error too.
+/// The shard hash of the flow an ICMPv4 error quotes (see `flow::icmp_map`): the worker that
+/// holds the quoted flow must see the error too.
 /// `None` for every other frame; only IPv4 ICMP frames pay for a decode here.
 pub fn quoted_shard_hash(link: u32, frame: &[u8], len: u32) -> Option<u32> {
     if !maybe_icmp_error(link, frame) {
@@ -117,32 +100,64 @@ pub fn quoted_shard_hash(link: u32, frame: &[u8], len: u32) -> Option<u32> {
     Some(key_shard_hash(&q.key))
 }
 
+/// The EtherType and offset of the payload of an Ethernet frame with at most two VLAN tags,
+/// or `None` for other link types, more tags or a frame too short to say.
+#[inline(always)]
+fn ether_payload(link: u32, frame: &[u8]) -> Option<(u16, usize)> {
+    if link != linktype::ETHERNET {
+        return None;
+    }
+    let mut off = 12;
+    let mut etype = be16(frame, off)?;
+    let mut tags = 0;
+    while matches!(
+        etype,
+        wire::ETHERTYPE_8021Q | wire::ETHERTYPE_8021AD | wire::ETHERTYPE_QINQ_OLD
+    ) {
+        tags += 1;
+        if tags > 2 {
+            return None;
+        }
+        off += 4;
+        etype = be16(frame, off)?;
+    }
+    Some((etype, off + 2))
+}
+
+/// The workers of a frame among `n`: the one that owns its flow (`own`, its shard hash when
+/// the XDP program computed it) and, for an ICMPv4 error quoting a flow of another shard, that
+/// shard's worker too ([`quoted_shard_hash`]).
+pub fn frame_workers(
+    n: usize,
+    own: Option<u32>,
+    link: u32,
+    frame: &[u8],
+    len: u32,
+) -> (usize, Option<usize>) {
+    if n <= 1 {
+        return (0, None);
+    }
+    let w = own.unwrap_or_else(|| frame_shard_hash(link, frame, len)) as usize % n;
+    let q = quoted_shard_hash(link, frame, len)
+        .map(|h| h as usize % n)
+        .filter(|&q| q != w);
+    (w, q)
+}
+
 /// Could `frame` be an ICMPv4 error? True for IPv4 ICMP messages of a type that is not
 /// informational in the common frame shapes, and for any frame of a shape the quick walk does
 /// not know (the decoder decides).
 fn maybe_icmp_error(link: u32, frame: &[u8]) -> bool {
-    if link != linktype::ETHERNET {
+    let Some((etype, ip)) = ether_payload(link, frame) else {
         return true;
+    };
+    match etype {
+        wire::ETHERTYPE_IP => {}
+        // IPv6 (ICMPv6 errors are not mapped), ARP: nothing to map; other encapsulations
+        // (MPLS, PPPoE, ...) go to the decoder.
+        wire::ETHERTYPE_IPV6 | wire::ETHERTYPE_ARP => return false,
+        _ => return true,
     }
-    let mut off = 12;
-    let mut tags = 0;
-    loop {
-        match be16(frame, off) {
-            Some(wire::ETHERTYPE_8021Q | wire::ETHERTYPE_8021AD | wire::ETHERTYPE_QINQ_OLD)
-                if tags < 2 =>
-            {
-                tags += 1;
-                off += 4;
-            }
-            Some(wire::ETHERTYPE_IP) => break,
-            // IPv6 (ICMPv6 errors are not mapped), ARP and the rest: nothing to map; other
-            // encapsulations (MPLS, PPPoE, ...) go to the decoder.
-            Some(wire::ETHERTYPE_IPV6 | wire::ETHERTYPE_ARP) => return false,
-            Some(_) => return true,
-            None => return false,
-        }
-    }
-    let ip = off + 2;
     let Some(h) = frame.get(ip..ip + 20) else {
         return false;
     };

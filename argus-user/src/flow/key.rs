@@ -956,40 +956,40 @@ fn icmp4<'a>(
     k.b[12..14].copy_from_slice(&id);
     k.b[14..16].copy_from_slice(&ipid);
     pk.dir_qual = reverse;
-    let inner = l4b.get(8..28).map(|oip| {
-        (
-            u32::from_be_bytes([oip[12], oip[13], oip[14], oip[15]]),
-            u32::from_be_bytes([oip[16], oip[17], oip[18], oip[19]]),
-            be32(l4b, 4).unwrap_or(0),
-        )
-    });
+    // The quoted datagram's IP header, for errors: what argus re-parses (`ArgusCreateFlow`
+    // on the inner header).
+    let oip = l4b.get(8..28).filter(|_| !info);
     pk.l4 = L4::Icmp {
         icmp_type: t,
         code,
         seq: be16(l4b, 6).unwrap_or(0),
-        inner: if info { None } else { inner },
-        quote: match inner {
-            Some(_) if !info => l4b.get(8..).unwrap_or_default(),
-            _ => &[],
+        inner: oip.map(|oip| {
+            (
+                u32::from_be_bytes([oip[12], oip[13], oip[14], oip[15]]),
+                u32::from_be_bytes([oip[16], oip[17], oip[18], oip[19]]),
+                be32(l4b, 4).unwrap_or(0),
+            )
+        }),
+        quote: match oip {
+            Some(_) => l4b.get(8..).unwrap_or_default(),
+            None => &[],
         },
     };
     pk.reverse = reverse;
     pk.key = k;
     pk.timeout = timeouts::ICMP;
-    // For ICMP errors argus re-parses the quoted datagram, and its length becomes this packet's
-    // application byte count.
-    pk.app_len = match l4b.get(8..28) {
-        Some(oip) if !info && oip[0] >> 4 == 4 => (u16::from_be_bytes([oip[2], oip[3]]) as u32)
-            .saturating_sub(((oip[0] & 0x0f) as u32) * 4),
-        _ => len,
-    };
-    // ... and its user data starts where that walk stopped: past the quoted IP header.
-    pk.payload = match l4b.get(8..28) {
-        Some(oip) if !info && oip[0] >> 4 == 4 => {
+    // For ICMP errors argus re-parses the quoted datagram: its length becomes this packet's
+    // application byte count, and its user data starts where that walk stopped, past the
+    // quoted IP header.
+    (pk.app_len, pk.payload) = match oip {
+        Some(oip) if oip[0] >> 4 == 4 => {
             let ohl = ((oip[0] & 0x0f) as usize) * 4;
-            l4b.get(8 + ohl..).unwrap_or_default()
+            (
+                (u16::from_be_bytes([oip[2], oip[3]]) as u32).saturating_sub(ohl as u32),
+                l4b.get(8 + ohl..).unwrap_or_default(),
+            )
         }
-        _ => l4b,
+        _ => (len, l4b),
     };
     Some(pk)
 }

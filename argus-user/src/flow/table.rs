@@ -546,7 +546,13 @@ impl Shard {
         if f == i {
             return;
         }
-        let frag = std::mem::replace(&mut self.flows[f as usize], Flow::new(pk));
+        let frag = &self.flows[f as usize];
+        let (pkts, bytes, appbytes) = (
+            frag.src.pkts + frag.dst.pkts,
+            frag.src.bytes + frag.dst.bytes,
+            frag.src.appbytes + frag.dst.appbytes,
+        );
+        let (frag_start, frag_end) = (frag.src_start, frag.src_end);
         let parent = &mut self.flows[i as usize];
         // The fragments came from the first fragment's side of the parent.
         let from_src = parent.reverse == pk.reverse;
@@ -555,12 +561,12 @@ impl Shard {
         } else {
             (&mut parent.dst, &mut parent.dst_start, &mut parent.dst_end)
         };
-        side.pkts += frag.src.pkts + frag.dst.pkts;
-        side.bytes += frag.src.bytes + frag.dst.bytes;
-        side.appbytes += frag.src.appbytes + frag.dst.appbytes;
-        *start = frag.src_start;
-        *end = frag.src_end;
-        if frag.src_end.sec != 0 {
+        side.pkts += pkts;
+        side.bytes += bytes;
+        side.appbytes += appbytes;
+        *start = frag_start;
+        *end = frag_end;
+        if frag_end.sec != 0 {
             parent.time_form = 2;
         }
         self.delete(f);
