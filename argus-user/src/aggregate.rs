@@ -1021,6 +1021,7 @@ fn finish_group(g: Agg, spec: &KeySpec) -> Box<FlowRecord> {
     };
     let proto_zero = diff & D_PROTO != 0;
     if let Some(f) = rec.flow.as_mut() {
+        let rarp = f.kind == 0x06 && f.qual & 0x1f == 0x05;
         match &mut f.key {
             FlowKey::Ipv4 {
                 src,
@@ -1064,6 +1065,13 @@ fn finish_group(g: Agg, spec: &KeySpec) -> Box<FlowRecord> {
             FlowKey::Arp { spa, tpa, .. } => {
                 fix_addr(spa, false, if src_zero { 0 } else { 255 });
                 fix_addr(tpa, false, if dst_zero { 0 } else { 255 });
+            }
+            // Debian's racluster masks a RARP key (flow::key::rarp_key) by the fields of an
+            // ARP key, which leaves its two hardware addresses, all that ra prints, zero.
+            FlowKey::Raw(b) if rarp => {
+                if let Some(h) = b.get_mut(12..24) {
+                    h.fill(0);
+                }
             }
             FlowKey::Raw(_) => {}
         }

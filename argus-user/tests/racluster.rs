@@ -40,6 +40,15 @@ const KNOWN: &[&str] = &[
     "wpa-Induction.pcap",
     "ISIS_level1_adjacency.pcap",
     "mpls-6in6-broken.pcap",
+    // Timestamps that jump back and forth by days (and a frame stamped 0): Debian's racluster
+    // takes a group's times from records whose last time is before their start in a way we
+    // have not modelled (docs/compat.md). Compared since ra agrees on them.
+    "babel_update_oobr.pcap",
+    "kday3.pcap",
+    // A group's last time: Debian's racluster gives 13.217211 for 141.142.220.226 under
+    // `-m saddr` where the latest record ends at 13.475401 (on Debian's own records too);
+    // not yet modelled (docs/compat.md).
+    "wikipedia.pcap",
 ];
 
 /// Every corpus capture through our argus, one argus file each (None without the corpus).

@@ -105,6 +105,9 @@ impl Options {
                 rc::read_file(f, &mut rcv, spec.prog).map_err(|e| UsageError(e.to_string()))?;
             }
         }
+        // ra's compiled-in default orients flows by ports not at all; Debian's /etc/ra.conf
+        // sets RA_PORT_DIRECTION="services,wellknown".
+        crate::print::PortDirection::set(rcv.port_direction.unwrap_or(0));
         let mut print = PrintOpts {
             // Compiled-in default of ra: MARs are printed only when an rc file says so
             // (Debian's /etc/ra.conf does).

@@ -28,6 +28,8 @@ pub struct RcValues {
     pub filter: Option<String>,
     pub server: Option<String>,
     pub output_file: Option<String>,
+    /// RA_PORT_DIRECTION as [`crate::print::PortDirection`] bits.
+    pub port_direction: Option<u8>,
 }
 
 /// A bad rc file line.
@@ -50,7 +52,6 @@ const ACCEPTED: &[&str] = &[
     "RA_PRINT_EVENT_RECORDS",
     "RA_GENERATE_BIN_MAR_RECORDS",
     "RA_USERDATA_ENCODE",
-    "RA_PORT_DIRECTION",
     "RA_SOURCE_PORT",
     "RA_SET_PID",
     "RA_PID_PATH",
@@ -182,6 +183,23 @@ pub fn parse(text: &str, path: &Path, v: &mut RcValues, prog: &str) -> Result<()
             }
             "RA_FIELD_SPECIFIER" => {
                 v.fields = value.split_whitespace().map(String::from).collect();
+            }
+            "RA_PORT_DIRECTION" => {
+                use crate::print::PortDirection as P;
+                let mut bits = 0;
+                for w in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                    bits |= match w {
+                        "services" => P::SERVICES,
+                        "wellknown" => P::WELLKNOWN,
+                        "registered" => P::REGISTERED,
+                        _ => {
+                            return Err(err(format!(
+                                "{name}: '{w}' is not services, wellknown or registered"
+                            )))
+                        }
+                    };
+                }
+                v.port_direction = Some(bits);
             }
             "RA_TIMERANGE" => v.timerange = Some(value.to_string()),
             "RA_FILTER" => v.filter = Some(value.to_string()),
