@@ -584,7 +584,9 @@ fn arp_replies_alone_and_rarp() {
     let lines = case(
         "rarp",
         &[
-            arp(0x8035, 3, A, [0; 4], A, [0; 4]),
+            // A request for an unknown target (zeros): argus keys a request's addresses the
+            // other way round from a reply's.
+            arp(0x8035, 3, A, [0; 4], [0; 6], [0; 4]),
             arp(0x8035, 4, B, S, A, C),
         ],
     );

@@ -86,6 +86,10 @@ pub struct PacketKey<'a> {
     /// transport header and keys like an unfragmented packet, and marks its direction of the
     /// flow as fragmented (argus `ARGUS_IPATTR_SRC/DST_FRAGMENTS`, ArgusModeler.c).
     pub first_fragment: bool,
+    /// A later fragment counted in its datagram's flow (`flow::frag_join`): argus
+    /// `ArgusUpdateParentFlow` adds its packets, bytes and times there, not its size or
+    /// inter-packet time.
+    pub joined: bool,
     /// IP packets: the captured bytes from the IP header on, and the EtherType they hash
     /// under (0x0800 / 0x86DD), for the duplicate detector's content hash. Empty otherwise.
     pub l3: &'a [u8],
@@ -323,6 +327,8 @@ fn classify_only<'a>(frame: &'a [u8], d: &Decoded) -> Option<PacketKey<'a>> {
             .map(|mut pk| {
                 // argus: the frame length less the 28-byte Ethernet/IPv4 ARP body.
                 pk.app_len = d.wire_len.saturating_sub(28);
+                // Its user data starts past the 28-byte body, in the padding.
+                pk.payload = frame.get(off + 28..).unwrap_or(&[]);
                 pk
             })
             .or_else(|| ether_key(frame, d, None)),
@@ -649,6 +655,9 @@ fn arp(frame: &[u8], off: usize, rarp: bool) -> Option<PacketKey<'_>> {
 /// Fill the TCP segment, application length and payload of `pk` from the TCP header at `l4b`
 /// (`len`: transport length per the IP header). Needs the 20-byte fixed header captured.
 fn tcp_segment<'a>(pk: &mut PacketKey<'a>, l4b: &'a [u8], len: u32, ip_ecn: u8, ipid: u16) {
+    // argus ArgusUpdateTCPState moves its user-data pointer past the header only when the
+    // fixed header is captured: otherwise the user data starts at the TCP header.
+    pk.payload = l4b;
     let (Some(seq), Some(ack), Some(win), Some(&off_flags), Some(&flags)) = (
         be32(l4b, 4),
         be32(l4b, 8),
@@ -676,6 +685,20 @@ fn tcp_segment<'a>(pk: &mut PacketKey<'a>, l4b: &'a [u8], len: u32, ip_ecn: u8, 
     });
     pk.app_len = payload_len;
     pk.payload = l4b.get(thl.min(l4b.len())..).unwrap_or(&[]);
+}
+
+/// Application length and user data of a UDP datagram (`len`: transport length per the IP
+/// header). argus ArgusUpdateUDPState steps past the header only when all 8 bytes of it are
+/// captured; otherwise the whole transport length is application bytes and the user data
+/// starts at the UDP header.
+fn udp_payload<'a>(pk: &mut PacketKey<'a>, l4b: &'a [u8], len: u32) {
+    if l4b.len() >= 8 {
+        pk.app_len = len.saturating_sub(8);
+        pk.payload = &l4b[8..];
+    } else {
+        pk.app_len = len;
+        pk.payload = l4b;
+    }
 }
 
 /// IPv4 at `off`; `up`: where argus' header pointer stopped (user data of fragments).
@@ -740,10 +763,13 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
     match proto {
         1 => return icmp4(frame, off, l4b, pk, src, dst, len),
         2 => {
-            // IGMP: type, code, pad, then IP id in the port words (argus ArgusCreateIGMPFlow).
+            // IGMP (argus ArgusCreateIGMPFlow): the destination is the group the message
+            // names, or the IP destination when it names none (a general query); then type,
+            // code, pad, and the IP id in the port words.
             let reverse = false;
+            let group = be32(l4b, 4).unwrap_or(0);
             k.b[0..4].copy_from_slice(&src.to_be_bytes());
-            k.b[4..8].copy_from_slice(&dst.to_be_bytes());
+            k.b[4..8].copy_from_slice(&if group != 0 { group } else { dst }.to_be_bytes());
             k.b[8] = proto;
             if let (Some(&t), Some(&c)) = (l4b.first(), l4b.get(1)) {
                 k.b[10] = t;
@@ -762,6 +788,8 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
             }
             if len >= 20 {
                 tcp_segment(&mut pk, l4b, len, ip.tos() & 3, ip.id());
+            } else {
+                pk.payload = l4b;
             }
             pk.timeout = timeouts::TCP;
         }
@@ -776,8 +804,7 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
                     }
                 }
             }
-            pk.app_len = len.saturating_sub(8);
-            pk.payload = l4b.get(8.min(l4b.len())..).unwrap_or(&[]);
+            udp_payload(&mut pk, l4b, len);
         }
         50 => {
             // ESP: keyed on the SPI.
@@ -842,9 +869,9 @@ pub fn later_fragments_key(l3: &[u8]) -> Option<KeyBytes> {
 
 /// A RARP request or reply (argus `ArgusCreateArpFlow`, ARGUS_TYPE_RARP): hardware and
 /// protocol types, lengths, the request's op (3), the target protocol address of a reply (0
-/// in a request), the sender's and the target's hardware addresses. Requests and replies are
-/// flows of their own; ra prints the target MAC as the source and the sender's as the
-/// destination.
+/// in a request), then two hardware addresses: a reply's sender and target, a request's
+/// target and sender. Requests and replies are flows of their own; ra prints the second
+/// address as the source and the first as the destination.
 fn rarp_key<'a>(body: &[u8], hrd: u16, pro: u16, op: u16) -> PacketKey<'a> {
     let mut k = KeyBytes {
         kind: 0x06,
@@ -860,8 +887,13 @@ fn rarp_key<'a>(body: &[u8], hrd: u16, pro: u16, op: u16) -> PacketKey<'a> {
     if op == 4 {
         k.b[8..12].copy_from_slice(&body[16..20]);
     }
-    k.b[12..18].copy_from_slice(&body[0..6]);
-    k.b[18..24].copy_from_slice(&body[10..16]);
+    let (first, second) = if op == 4 {
+        (&body[0..6], &body[10..16])
+    } else {
+        (&body[10..16], &body[0..6])
+    };
+    k.b[12..18].copy_from_slice(first);
+    k.b[18..24].copy_from_slice(second);
     PacketKey {
         key: k,
         timeout: timeouts::ARP,
@@ -1030,7 +1062,7 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
     }
     let mut p = off + 40;
     let mut len = this_len.saturating_sub(40);
-    let mut frag_id: Option<u32> = None;
+    let mut frag_id: Option<(u32, u16)> = None;
     for _ in 0..8 {
         match nxt {
             0 | 43 | 60 | 44 => {
@@ -1041,7 +1073,7 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
                 if nxt == 44 {
                     let offlg = be16(frame, p + 2).unwrap_or(0);
                     if offlg & 0xfff8 != 0 {
-                        frag_id = Some(be32(frame, p + 4).unwrap_or(0));
+                        frag_id = Some((be32(frame, p + 4).unwrap_or(0), offlg));
                         nxt = n;
                         break;
                     }
@@ -1054,9 +1086,22 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
         }
     }
     k.b[32] = nxt;
-    if let Some(id) = frag_id {
+    if let Some((id, offlg)) = frag_id {
+        // A later fragment (argus ArgusCreateIPv6Flow): keyed on the addresses, the next
+        // header and the identification, which argus keeps in host (little-endian) order in
+        // the port words. Its payload past the fragment header is application bytes and user
+        // data, and it feeds the fragment object. argus never joins IPv6 fragments to the
+        // first one's flow.
         k.qual |= 0x80;
-        k.b[36..40].copy_from_slice(&id.to_be_bytes());
+        k.b[36..40].copy_from_slice(&id.to_le_bytes());
+        let flen = len.saturating_sub(8);
+        pk.frag = Some(FragInfo {
+            offset: (offlg & 0xfff8) as u32,
+            len: flen,
+            more: offlg & 1 != 0,
+        });
+        pk.app_len = flen;
+        pk.payload = frame.get(p + 8..).unwrap_or(&[]);
         pk.fragment = true;
         pk.reverse = reverse;
         pk.key = k;
@@ -1081,8 +1126,7 @@ fn ipv6(frame: &[u8], off: usize, this_len: u32) -> Option<PacketKey<'_>> {
                 sport = be16(l4b, 0)?;
                 dport = be16(l4b, 2)?;
             }
-            pk.app_len = len.saturating_sub(8);
-            pk.payload = l4b.get(8.min(l4b.len())..).unwrap_or(&[]);
+            udp_payload(&mut pk, l4b, len);
         }
         58 => {
             let t = l4b.first().copied().unwrap_or(0);

@@ -510,6 +510,7 @@ impl Shard {
                     frag: None,
                     app_len: 0,
                     payload: &[],
+                    joined: true,
                     ..*pk
                 };
                 self.account(idx, now, d, &joined, key_hash(&joined.key), out);
@@ -547,10 +548,10 @@ impl Shard {
             return;
         }
         let frag = &self.flows[f as usize];
-        let (pkts, bytes, appbytes) = (
+        // Packets and bytes: the datagram's application bytes are the first fragment's.
+        let (pkts, bytes) = (
             frag.src.pkts + frag.dst.pkts,
             frag.src.bytes + frag.dst.bytes,
-            frag.src.appbytes + frag.dst.appbytes,
         );
         let (frag_start, frag_end) = (frag.src_start, frag.src_end);
         let parent = &mut self.flows[i as usize];
@@ -563,7 +564,6 @@ impl Shard {
         };
         side.pkts += pkts;
         side.bytes += bytes;
-        side.appbytes += appbytes;
         *start = frag_start;
         *end = frag_end;
         if frag_end.sec != 0 {
@@ -863,7 +863,7 @@ impl Shard {
         };
         c.pkts += 1;
         c.bytes += bytes;
-        if cfg.psize {
+        if cfg.psize && !pk.joined {
             let p = flow.psize.get_or_insert(PsizeDsr::default());
             let slot = if from_src { &mut p.src } else { &mut p.dst };
             let b = bytes.min(u16::MAX as u64) as u16;
@@ -872,7 +872,7 @@ impl Shard {
                 Some((mn, mx)) => (mn.min(b), mx.max(b)),
             });
         }
-        if cfg.jitter {
+        if cfg.jitter && !pk.joined {
             let (last, st) = if from_src {
                 (&mut flow.jit_last_src, &mut flow.jit_src_act)
             } else {

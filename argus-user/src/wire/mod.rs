@@ -233,12 +233,24 @@ fn ip_at(frame: &[u8], off: usize) -> Net {
 }
 
 fn decode_ether(d: &mut Decoded, frame: &[u8], off: usize, depth: u8) {
-    let (Some(dst), Some(src), Some(etype)) = (
+    let (dst, src, etype) = match (
         mac_at(frame, off),
         mac_at(frame, off + 6),
         be16(frame, off + 12),
-    ) else {
-        return;
+    ) {
+        (Some(dst), Some(src), Some(etype)) => (dst, src, etype),
+        // A frame captured shorter than its Ethernet header (down to nothing at all): argus
+        // (ArgusEtherPacket) reads the header from its zeroed packet buffer, so the missing
+        // bytes are zero. Its buffer is zeroed only before the first packet; afterwards it
+        // reads the previous frame's bytes (docs/compat.md).
+        _ if off == 0 && depth == 0 => {
+            let mut h = [0u8; 14];
+            let n = frame.len().min(14);
+            h[..n].copy_from_slice(&frame[..n]);
+            let mac = |o: usize| [h[o], h[o + 1], h[o + 2], h[o + 3], h[o + 4], h[o + 5]];
+            (mac(0), mac(6), u16::from_be_bytes([h[12], h[13]]))
+        }
+        _ => return,
     };
     d.encaps |= encaps::ETHER;
     d.up = off + 14;
