@@ -29,14 +29,19 @@ const S: [u8; 4] = [10, 1, 0, 2];
 /// IPv4 flags and fragment offset field: more fragments.
 const MF: u16 = 0x2000;
 
-/// Our ra or Debian's on `file`, the wide field list, CSV, one record per line.
-fn ra(bin: &str, file: &Path) -> Vec<String> {
+/// The sensor options of argus' extended records, and the fields they add.
+const EXTENDED: &[&str] = &["-m", "-A", "-J", "-Z", "-U", "32"];
+const EXTENDED_FIELDS: &str =
+    "smac dmac sintpkt dintpkt sjit djit smeansz dmeansz smaxsz dmaxsz sminsz dminsz suser duser";
+
+/// Our ra or Debian's on `file`, the fields `fields`, CSV, one record per line.
+fn ra_fields(bin: &str, file: &Path, fields: &str) -> Vec<String> {
     let o = Command::new(bin)
         .env("TZ", "UTC")
         .args(["-X", "-n", "-u", "-c", ",", "-L", "-1", "-M", "noman", "-r"])
         .arg(file)
         .arg("-s")
-        .args(FIELDS.split(' '))
+        .args(fields.split(' '))
         .output()
         .expect("run ra");
     assert!(
@@ -51,9 +56,11 @@ fn ra(bin: &str, file: &Path) -> Vec<String> {
 }
 
 fn sensor(bin: &str, pcap: &Path, out: &Path, args: &[&str]) {
+    // -X (no configuration file) first: argus resets the options given before it.
     let o = Command::new(bin)
+        .arg("-X")
         .args(args)
-        .args(["-X", "-r"])
+        .arg("-r")
         .arg(pcap)
         .arg("-w")
         .arg(out)
@@ -94,27 +101,57 @@ fn timed_case(name: &str, frames: &[(u64, Vec<u8>)]) -> Vec<String> {
 /// docs/compat.md): the sensors must still agree; returns (Debian's ra, our ra) on Debian's
 /// records, for the case to assert what is right.
 fn case_where_debian_ra_errs(name: &str, frames: &[(u64, Vec<u8>)]) -> (Vec<String>, Vec<String>) {
+    let frames: Vec<(u64, Vec<u8>, usize)> = frames
+        .iter()
+        .map(|(us, f)| (*us, f.clone(), f.len()))
+        .collect();
+    run_case(name, &frames, &[], FIELDS)
+}
+
+/// [`case`] with argus' extended options and the fields they add; `frames` as (microseconds
+/// after the previous frame, frame, bytes captured).
+fn extended_case(name: &str, frames: &[(u64, Vec<u8>, usize)]) -> Vec<String> {
+    let fields = format!("{FIELDS} {EXTENDED_FIELDS}");
+    let (want, ours) = run_case(name, frames, EXTENDED, &fields);
+    assert_eq!(
+        ours, want,
+        "{name}: our ra prints Debian's records differently from Debian's ra"
+    );
+    want
+}
+
+/// Both sensors with `args` on the capture of `frames` (microseconds after the previous one,
+/// frame, bytes captured), printed on `fields`: asserts that the sensors agree and returns
+/// (Debian's ra, our ra) on Debian's records.
+fn run_case(
+    name: &str,
+    frames: &[(u64, Vec<u8>, usize)],
+    args: &[&str],
+    fields: &str,
+) -> (Vec<String>, Vec<String>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let pcap = dir.path().join(format!("{name}.pcap"));
     let mut w = PcapWriter::create(&pcap);
-    for (us, f) in frames {
-        w.put_after(*us, f);
+    for (us, f, caplen) in frames {
+        w.put_cut(*us, f, *caplen);
     }
     drop(w);
     let theirs = dir.path().join("debian.argus");
-    sensor(DEBIAN_ARGUS, &pcap, &theirs, &[]);
-    let want = ra(DEBIAN_RA, &theirs);
+    sensor(DEBIAN_ARGUS, &pcap, &theirs, args);
+    let want = ra_fields(DEBIAN_RA, &theirs, fields);
     assert!(!want.is_empty(), "{name}: Debian's argus wrote no flow");
     for n in WORKERS {
         let ours = dir.path().join(format!("ours-{n}.argus"));
-        sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &ours, &["--workers", n]);
+        let mut a = vec!["--workers", n];
+        a.extend_from_slice(args);
+        sensor(env!("CARGO_BIN_EXE_argus"), &pcap, &ours, &a);
         assert_eq!(
-            ra(DEBIAN_RA, &ours),
+            ra_fields(DEBIAN_RA, &ours, fields),
             want,
             "{name}: our sensor's records (Debian's ra, {n} workers) differ from Debian's argus'"
         );
     }
-    let ours = ra(env!("CARGO_BIN_EXE_ra"), &theirs);
+    let ours = ra_fields(env!("CARGO_BIN_EXE_ra"), &theirs, fields);
     (want, ours)
 }
 
@@ -592,4 +629,124 @@ fn arp_replies_alone_and_rarp() {
     );
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(lines.iter().all(|l| l.contains(",rarp,")), "{lines:?}");
+}
+
+/// A frame with all of it captured, 1 ms after the previous one.
+fn whole(f: Vec<u8>) -> (u64, Vec<u8>, usize) {
+    let n = f.len();
+    (1000, f, n)
+}
+
+/// User data where argus' header walk stops: a TCP or UDP header not captured whole leaves it
+/// at the transport header (and the whole UDP length counts as application bytes), an ARP
+/// packet's starts in the padding past its 28-byte body; a frame captured with nothing at all,
+/// first in its capture, is a flow of zero MACs (argus' zeroed packet buffer).
+#[test]
+fn user_data_of_truncated_headers_arp_padding_and_empty_frames() {
+    const T: &str = "user_data_of_truncated_headers_arp_padding_and_empty_frames";
+    if !have_oracle(T) {
+        return;
+    }
+    let mut t = eth(A, B, &[], 0x0800);
+    t.extend(ipv4(C, S, 6, 0, &tcp(0x4142, 0x4344, 1, 0, 0x18, 5)));
+    let mut u = eth(A, B, &[], 0x0800);
+    u.extend(ipv4(C, [10, 1, 0, 3], 17, 0, &udp(0x4142, 0x4344, 10)));
+    let mut arp = eth(A, [0xff; 6], &[], 0x0806);
+    arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&A);
+    arp.extend_from_slice(&C);
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&S);
+    arp.extend_from_slice(b"ZYXWVUTSRQPONMLKJIHG");
+    let lines = extended_case(
+        "user-data",
+        &[
+            (1000, t.clone(), 0),
+            (1000, t, 14 + 20 + 4),
+            (1000, u, 14 + 20 + 6),
+            whole(arp),
+        ],
+    );
+    assert!(lines.iter().any(|l| l.contains("s[4]=ABCD")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("s[6]=ABCD")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("s[16]=ZYXWVUTSRQPONMLK")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains(",llc,")), "{lines:?}");
+}
+
+/// IGMP flows are keyed on the group the message names, or on the IP destination when it
+/// names none (a general query); later IPv6 fragments on the identification in host order,
+/// with their payload past the fragment header as application bytes and user data.
+#[test]
+fn igmp_groups_and_ipv6_later_fragments() {
+    const T: &str = "igmp_groups_and_ipv6_later_fragments";
+    if !have_oracle(T) {
+        return;
+    }
+    let igmp = |t: u8, group: [u8; 4], dst: [u8; 4]| {
+        let mut body = vec![t, 0, 0, 0];
+        body.extend_from_slice(&group);
+        let mut f = eth(A, B, &[], 0x0800);
+        f.extend(ipv4(C, dst, 2, 0, &body));
+        whole(f)
+    };
+    let frag6 = |s: u8, d: u8, id: u32, offset: u16| {
+        let mut l4 = vec![17, 0];
+        l4.extend_from_slice(&(offset << 3).to_be_bytes());
+        l4.extend_from_slice(&id.to_be_bytes());
+        l4.extend(std::iter::repeat_n(b'i', 400));
+        let mut f = eth(A, B, &[], 0x86dd);
+        f.extend(ipv6(s, d, 44, &l4));
+        whole(f)
+    };
+    let lines = extended_case(
+        "igmp-frag6",
+        &[
+            igmp(0x11, [0; 4], [224, 0, 0, 1]),
+            igmp(0x17, [239, 1, 1, 3], [224, 0, 0, 2]),
+            frag6(1, 2, 0x1234_5678, 1232),
+            frag6(1, 2, 0x1234_5678, 1632),
+            frag6(2, 1, 0x1234_5679, 1232),
+        ],
+    );
+    assert!(lines.iter().any(|l| l.contains(",239.1.1.3,")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(",224.0.0.1,")), "{lines:?}");
+}
+
+/// Fragments joined to their datagram's flow add packets, bytes and times there but neither
+/// packet sizes nor inter-packet times, and a fragment that came before its first one adds no
+/// application bytes when folded in; the jitter as argus computes it (single-precision mean).
+#[test]
+fn joined_fragments_sizes_and_jitter() {
+    const T: &str = "joined_fragments_sizes_and_jitter";
+    if !have_oracle(T) {
+        return;
+    }
+    let later = |src: [u8; 4], dst: [u8; 4], words: u16| {
+        let (sm, dm) = if src == C { (A, B) } else { (B, A) };
+        let mut f = eth(sm, dm, &[], 0x0800);
+        f.extend(ipv4(src, dst, 17, words, &[0x66; 120]));
+        f
+    };
+    extended_case(
+        "joined-after",
+        &[
+            (1000, udp_frame(C, S, 2222, 7000, MF, 400), 442 + 14),
+            (236_877, later(C, S, 51), 174),
+        ],
+    );
+    extended_case(
+        "folded-before",
+        &[
+            whole(later(C, S, 51)),
+            whole(udp_frame(C, S, 2223, 7000, MF, 300)),
+        ],
+    );
+    let jit = |us: u64| (us, udp_frame(C, S, 3353, 5353, 0, 100), 142);
+    extended_case(
+        "jitter",
+        &[jit(1000), jit(221_002), jit(429_538), jit(180_414)],
+    );
 }

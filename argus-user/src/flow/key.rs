@@ -779,6 +779,8 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
             pk.reverse = reverse;
             pk.key = k;
             pk.timeout = timeouts::IP;
+            // Its user data is the message itself.
+            pk.payload = l4b;
             return Some(pk);
         }
         6 => {
@@ -813,7 +815,11 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
                 dport = spi as u16;
             }
         }
-        _ => {}
+        // Other protocols' user data starts at their header. (argus' ESP user data has the
+        // SPI and sequence words in host order, its GRE user data stops short: neither is
+        // reproduced, docs/compat.md.)
+        47 => {}
+        _ => pk.payload = l4b,
     }
     let reverse = if proto == 50 {
         src > dst

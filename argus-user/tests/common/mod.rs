@@ -187,14 +187,20 @@ impl PcapWriter {
 
     /// The next frame, `us` microseconds after the previous one.
     pub fn put_after(&mut self, us: u64, frame: &[u8]) {
+        self.put_cut(us, frame, frame.len());
+    }
+
+    /// [`PcapWriter::put_after`] with only the first `caplen` bytes captured (a snap length).
+    pub fn put_cut(&mut self, us: u64, frame: &[u8], caplen: usize) {
         use std::io::Write;
         self.t_us += us;
-        let mut r = Vec::with_capacity(16 + frame.len());
+        let cap = &frame[..caplen.min(frame.len())];
+        let mut r = Vec::with_capacity(16 + cap.len());
         r.extend_from_slice(&((self.t_us / 1_000_000) as u32).to_le_bytes());
         r.extend_from_slice(&((self.t_us % 1_000_000) as u32).to_le_bytes());
+        r.extend_from_slice(&(cap.len() as u32).to_le_bytes());
         r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        r.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        r.extend_from_slice(frame);
+        r.extend_from_slice(cap);
         self.f.write_all(&r).expect("write pcap");
     }
 }
