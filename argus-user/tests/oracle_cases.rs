@@ -750,3 +750,27 @@ fn joined_fragments_sizes_and_jitter() {
         &[jit(1000), jit(221_002), jit(429_538), jit(180_414)],
     );
 }
+
+/// argus turns an ESP packet's SPI and sequence number to host order before it takes the user
+/// data: `DCBAHGFE...` for `ABCDEFGH...`. (Debian's ra prints the SPI wrongly, see
+/// `esp_flows_are_keyed_and_printed_by_spi`: only the sensors are compared here.)
+#[test]
+fn esp_user_data_in_host_order() {
+    const T: &str = "esp_user_data_in_host_order";
+    if !have_oracle(T) {
+        return;
+    }
+    let mut f = eth(A, B, &[], 0x0800);
+    f.extend(ipv4(C, S, 50, 0, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"));
+    let fields = format!("{FIELDS} {EXTENDED_FIELDS}");
+    let (debian, _) = run_case(
+        "esp-user-data",
+        &[whole(f.clone()), whole(f)],
+        EXTENDED,
+        &fields,
+    );
+    assert!(
+        debian.iter().any(|l| l.contains("s[16]=DCBAHGFEIJKLMNOP")),
+        "{debian:?}"
+    );
+}

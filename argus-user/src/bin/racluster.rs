@@ -30,6 +30,9 @@ fn main() -> ExitCode {
             }
         },
     };
+    // Debian's racluster orients records with ra's own direction pass (a lone SYN-ACK's
+    // turn, ICMP replies) under its default key only; with `-m` it leaves them out.
+    argus::print::set_ra_direction(matches!(spec, KeySpec::Flow));
     let mut out = match Output::open(&o) {
         Ok(w) => w,
         Err(e) => {

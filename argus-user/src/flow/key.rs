@@ -90,6 +90,9 @@ pub struct PacketKey<'a> {
     /// `ArgusUpdateParentFlow` adds its packets, bytes and times there, not its size or
     /// inter-packet time.
     pub joined: bool,
+    /// Leading 32-bit words of `payload` that argus byte-swapped in place before taking its
+    /// user data (ESP's SPI and sequence number).
+    pub swapped_words: u8,
     /// IP packets: the captured bytes from the IP header on, and the EtherType they hash
     /// under (0x0800 / 0x86DD), for the duplicate detector's content hash. Empty otherwise.
     pub l3: &'a [u8],
@@ -809,15 +812,17 @@ pub(crate) fn ipv4(frame: &[u8], off: usize, up: usize) -> Option<PacketKey<'_>>
             udp_payload(&mut pk, l4b, len);
         }
         50 => {
-            // ESP: keyed on the SPI.
+            // ESP: keyed on the SPI. argus (ArgusUpdateESPState) turns the SPI and sequence
+            // number to host order in the packet, so its user data holds them byte-swapped.
             if let Some(spi) = be32(l4b, 0) {
                 sport = (spi >> 16) as u16;
                 dport = spi as u16;
             }
+            pk.payload = l4b;
+            pk.swapped_words = 2;
         }
-        // Other protocols' user data starts at their header. (argus' ESP user data has the
-        // SPI and sequence words in host order, its GRE user data stops short: neither is
-        // reproduced, docs/compat.md.)
+        // Other protocols' user data starts at their header. (argus' GRE user data stops
+        // short, which is not reproduced, docs/compat.md.)
         47 => {}
         _ => pk.payload = l4b,
     }

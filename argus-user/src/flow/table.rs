@@ -910,7 +910,23 @@ impl Shard {
                 });
                 let room = (dd.size as usize).saturating_sub(dd.data.len());
                 let take = room.min(pk.app_len as usize).min(pk.payload.len());
+                let at = dd.data.len();
                 dd.data.extend_from_slice(&pk.payload[..take]);
+                // Words argus swapped in the packet (ESP): whole captured words only.
+                for w in 0..pk.swapped_words as usize {
+                    let o = 4 * w;
+                    if pk.payload.len() >= o + 4 {
+                        let word = [
+                            pk.payload[o + 3],
+                            pk.payload[o + 2],
+                            pk.payload[o + 1],
+                            pk.payload[o],
+                        ];
+                        for (i, b) in word.iter().enumerate().take(take.saturating_sub(o)) {
+                            dd.data[at + o + i] = *b;
+                        }
+                    }
+                }
             }
         }
     }

@@ -505,6 +505,21 @@ pub struct PortDirection;
 static PORT_DIRECTION: std::sync::atomic::AtomicU8 =
     std::sync::atomic::AtomicU8::new(PortDirection::SERVICES | PortDirection::WELLKNOWN);
 
+/// ra's own direction pass (`ra` only; Debian's racluster prints records without it): a
+/// SYN-ACK seen without its SYN turns an established record and reads `CLO`, and an ICMPv4
+/// reply keyed as its request prints in request order with the reply's type. Set once by
+/// the client at start.
+static RA_DIRECTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns ra's own direction pass ([`RA_DIRECTION`]) on or off for this process.
+pub fn set_ra_direction(on: bool) {
+    RA_DIRECTION.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn ra_direction() -> bool {
+    RA_DIRECTION.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl PortDirection {
     /// A port named in /etc/services.
     pub const SERVICES: u8 = 1;
@@ -646,7 +661,7 @@ impl<'a> View<'a> {
         v.guess = o.guess;
         // A reply keyed as its request: ra prints the type and code of the ICMP object (the
         // first packet's, the reply's), not the key's.
-        if v.kind == '4' && v.proto == 1 && f.reverse {
+        if v.kind == '4' && v.proto == 1 && f.reverse && ra_direction() {
             if let Some(NetworkDsr::Icmp {
                 icmp_type, code, ..
             }) = &r.net
@@ -831,6 +846,13 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
         0
     };
     let ports = PORT_DIRECTION.load(std::sync::atomic::Ordering::Relaxed);
+    let ra_pass = ra_direction();
+    // Without ra's own pass a SYN-ACK turns nothing (it fixes the direction as it is).
+    let status = if ra_pass || status & 0x1 != 0 || status & 0x2 == 0 {
+        status
+    } else {
+        status & !0x3c
+    };
     let (mut swap, mut guess) = match turn_rule(v6, proto, sp, dp, status, ports) {
         Some(guessed) => (true, guess | guessed),
         None => (false, guess),
@@ -840,7 +862,8 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
     // (argus ArgusCreateICMPFlow). ra turns its key like any REVERSE key when the request was
     // seen too; with replies alone it keeps the request order and prints the replies as the
     // destination's metrics (`<-`). It marks neither as a guess.
-    if !v6 && proto == 1 && f.reverse && r.meter.as_ref().is_none_or(|m| m.dst.pkts == 0) {
+    if ra_pass && !v6 && proto == 1 && f.reverse && r.meter.as_ref().is_none_or(|m| m.dst.pkts == 0)
+    {
         key_flip = !key_flip;
         swap = true;
     }
@@ -1313,7 +1336,7 @@ fn state_str(v: &View) -> &'static str {
                 "RST"
             } else if st & 0x38 != 0 {
                 "FIN"
-            } else if st & 0x7 == 0x6 && v.kind == '4' {
+            } else if st & 0x7 == 0x6 && v.kind == '4' && ra_direction() {
                 // IPv4, established after a SYN-ACK whose SYN was not seen (Debian's ra leaves
                 // IPv6 TCP flows as they are, see `turn_rule`).
                 "CLO"
