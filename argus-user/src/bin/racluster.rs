@@ -3,7 +3,7 @@
 //! `ra`, or writes them with `-w`. The keys and the merge: `argus::aggregate`; what matches
 //! Debian's racluster and what differs: docs/clients.md.
 
-use argus::aggregate::{join_option_words, Aggregator, KeySpec};
+use argus::aggregate::{join_option_words, Aggregator, KeyField, KeySpec};
 use argus::cli::{exit_code, Options, Output, Spec};
 use std::process::ExitCode;
 
@@ -31,8 +31,13 @@ fn main() -> ExitCode {
         },
     };
     // Debian's racluster orients records with ra's own direction pass (a lone SYN-ACK's
-    // turn, ICMP replies) under its default key only; with `-m` it leaves them out.
-    argus::print::set_ra_direction(matches!(spec, KeySpec::Flow));
+    // turn, ICMP replies) under its default key and keys that hold both ports; with other
+    // `-m` keys (`none` included) it leaves it out.
+    argus::print::set_ra_direction(match &spec {
+        KeySpec::Flow => true,
+        KeySpec::None => false,
+        KeySpec::Fields(f) => f.contains(&KeyField::Sport) && f.contains(&KeyField::Dport),
+    });
     let mut out = match Output::open(&o) {
         Ok(w) => w,
         Err(e) => {
