@@ -602,6 +602,8 @@ impl Aggregator {
     /// Merges one flow record as the readers give it (boxed: a new group keeps the box).
     pub fn add_boxed(&mut self, r: Box<FlowRecord>) {
         if self.spec == KeySpec::None {
+            let mut r = r;
+            rarp_as_racluster_keeps_it(&mut r);
             self.kept.push(r);
             return;
         }
@@ -903,6 +905,21 @@ fn swap_dir_bits(st: u32) -> u32 {
     (st & !(SRC | SRC << 1)) | (st & SRC) << 1 | (st >> 1) & SRC
 }
 
+/// Debian's racluster copies a RARP key (`flow::key::rarp_key`) as far as an ARP key
+/// reaches: the second hardware address, which ra prints as the source, comes out zero, with
+/// any key (`-m none` included).
+fn rarp_as_racluster_keeps_it(rec: &mut FlowRecord) {
+    if let Some(f) = rec.flow.as_mut() {
+        if f.kind == 0x06 && f.qual & 0x1f == 0x05 {
+            if let FlowKey::Raw(b) = &mut f.key {
+                if let Some(h) = b.get_mut(18..24) {
+                    h.fill(0);
+                }
+            }
+        }
+    }
+}
+
 /// Adds `r` (printed in orientation `ro`) into the group: into its sums `x`, or for what they
 /// do not hold, into its record `g` (printed in orientation `go`).
 fn merge(x: &mut Sums, g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: Orientation) {
@@ -1021,7 +1038,6 @@ fn finish_group(g: Agg, spec: &KeySpec) -> Box<FlowRecord> {
     };
     let proto_zero = diff & D_PROTO != 0;
     if let Some(f) = rec.flow.as_mut() {
-        let rarp = f.kind == 0x06 && f.qual & 0x1f == 0x05;
         match &mut f.key {
             FlowKey::Ipv4 {
                 src,
@@ -1066,16 +1082,10 @@ fn finish_group(g: Agg, spec: &KeySpec) -> Box<FlowRecord> {
                 fix_addr(spa, false, if src_zero { 0 } else { 255 });
                 fix_addr(tpa, false, if dst_zero { 0 } else { 255 });
             }
-            // Debian's racluster masks a RARP key (flow::key::rarp_key) by the fields of an
-            // ARP key, which leaves its two hardware addresses, all that ra prints, zero.
-            FlowKey::Raw(b) if rarp => {
-                if let Some(h) = b.get_mut(12..24) {
-                    h.fill(0);
-                }
-            }
             FlowKey::Raw(_) => {}
         }
     }
+    rarp_as_racluster_keeps_it(&mut rec);
     // Zeroed ports or addresses can change how ra orients the record (an ICMP type 0 looks
     // like an echo reply, a zeroed port no longer looks like a client port): turn what moved
     // back, so the record prints in the group's orientation.
@@ -1211,6 +1221,39 @@ mod tests {
                 ..Default::default()
             })),
             ..Default::default()
+        }
+    }
+
+    /// A RARP record's source hardware address (the key's second) comes out zero from
+    /// racluster with any key, `-m none` included, as Debian's racluster prints it (fidelity
+    /// seed 21); the other address is kept.
+    #[test]
+    fn rarp_source_address_is_zero_with_any_key() {
+        let mut key = vec![0u8; 24];
+        key[12..18].copy_from_slice(&[2, 0, 0, 0, 6, 2]);
+        key[18..24].copy_from_slice(&[2, 0, 0, 0, 6, 1]);
+        let r = FlowRecord {
+            flow: Some(FlowDsr {
+                kind: 0x06,
+                reverse: false,
+                qual: 0x05,
+                key: FlowKey::Raw(key),
+            }),
+            ..Default::default()
+        };
+        for spec in [
+            KeySpec::None,
+            KeySpec::Flow,
+            KeySpec::parse(&["proto"]).unwrap(),
+        ] {
+            let mut agg = Aggregator::new(spec.clone());
+            agg.add(r.clone());
+            let out = agg.finish();
+            let Some(FlowKey::Raw(b)) = out[0].flow.as_ref().map(|f| &f.key) else {
+                panic!("{spec:?}: no RARP key");
+            };
+            assert_eq!(&b[12..18], &[2, 0, 0, 0, 6, 2], "{spec:?}");
+            assert_eq!(&b[18..24], &[0; 6], "{spec:?}");
         }
     }
 
