@@ -65,8 +65,11 @@ fn strs(files: &[PathBuf]) -> Vec<String> {
     files.iter().map(|p| p.display().to_string()).collect()
 }
 
+/// rasqlinsert with `args` on `files`, reading no rc file (`-X`) like the ra and racluster it
+/// is compared with: RA_PORT_DIRECTION from /etc/ra.conf would orient records differently.
 fn insert(args: &[&str], files: &[PathBuf]) -> Output {
-    let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut a: Vec<String> = vec!["-X".into()];
+    a.extend(args.iter().map(|s| s.to_string()));
     a.push("-r".into());
     a.extend(strs(files));
     let a: Vec<&str> = a.iter().map(String::as_str).collect();

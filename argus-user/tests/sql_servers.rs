@@ -252,10 +252,11 @@ fn mariadb_tables_per_day_and_read_back() {
         return;
     };
     let url = db.url("argusdb", "argus_%Y_%m_%d");
+    // -X: no rc file, as the ra it is compared with (RA_PORT_DIRECTION orients records).
     let mut args: Vec<String> = [
-        "-M", "time", "1d", "-m", "none", "-w", &url, "-s", "autoid", "srcid", "stime", "ltime",
-        "proto", "saddr", "sport", "daddr", "dport", "spkts", "dpkts", "sbytes", "dbytes", "state",
-        "record", "-r",
+        "-X", "-M", "time", "1d", "-m", "none", "-w", &url, "-s", "autoid", "srcid", "stime",
+        "ltime", "proto", "saddr", "sport", "daddr", "dport", "spkts", "dpkts", "sbytes", "dbytes",
+        "state", "record", "-r",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -600,9 +601,11 @@ fn clickhouse_counts_and_sums() {
     };
     ch.query("SELECT 1");
     let url = format!("clickhouse://127.0.0.1:{}/argus/flows", ch.port);
+    // -X: no rc file, as the ra it is compared with (RA_PORT_DIRECTION orients records).
     let mut args: Vec<String> = [
-        "-w", &url, "--batch", "500", "-s", "srcid", "stime", "ltime", "dur", "proto", "saddr",
-        "sport", "daddr", "dport", "spkts", "dpkts", "sbytes", "dbytes", "state", "record", "-r",
+        "-X", "-w", &url, "--batch", "500", "-s", "srcid", "stime", "ltime", "dur", "proto",
+        "saddr", "sport", "daddr", "dport", "spkts", "dpkts", "sbytes", "dbytes", "state",
+        "record", "-r",
     ]
     .iter()
     .map(|s| s.to_string())

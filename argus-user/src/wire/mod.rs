@@ -242,8 +242,9 @@ fn decode_ether(d: &mut Decoded, frame: &[u8], off: usize, depth: u8) {
         // A frame captured shorter than its Ethernet header (down to nothing at all): argus
         // (ArgusEtherPacket) reads the header from its zeroed packet buffer, so the missing
         // bytes are zero. Its buffer is zeroed only before the first packet; afterwards it
-        // reads the previous frame's bytes (docs/compat.md).
-        _ if off == 0 && depth == 0 => {
+        // reads the previous frame's bytes (docs/compat.md). A record of wire length 0 is no
+        // packet at all, for argus as for us.
+        _ if off == 0 && depth == 0 && d.wire_len > 0 => {
             let mut h = [0u8; 14];
             let n = frame.len().min(14);
             h[..n].copy_from_slice(&frame[..n]);
