@@ -751,8 +751,16 @@ impl<'a> View<'a> {
 /// ra's client-side direction rules for an IP flow whose ports are in originator order:
 /// `Some(guessed)` when ra prints it the other way round (`guessed`: by the port rule, shown
 /// as `?` in Dir), None when as it is. `status`: the TCP status word (0 without one);
-/// `ports`: RA_PORT_DIRECTION ([`PortDirection`] bits).
-fn turn_rule(v6: bool, proto: u8, sp: u16, dp: u16, status: u32, ports: u8) -> Option<bool> {
+/// `ports`: RA_PORT_DIRECTION ([`PortDirection`] bits); `ra_pass`: ra's own direction pass.
+fn turn_rule(
+    v6: bool,
+    proto: u8,
+    sp: u16,
+    dp: u16,
+    status: u32,
+    ports: u8,
+    ra_pass: bool,
+) -> Option<bool> {
     let turn = match proto {
         6 => {
             // Debian's ra leaves IPv6 TCP flows as they are (seen on ::1 flows, where the
@@ -762,13 +770,14 @@ fn turn_rule(v6: bool, proto: u8, sp: u16, dp: u16, status: u32, ports: u8) -> O
             }
             // SYN seen: originator order. A SYN-ACK seen without the SYN: the responder's
             // record, turned once the connection got established or closing (status bits
-            // 0x04..0x20); before that (a lone SYN-ACK, or one answered by a reset) the
-            // handshake fixes it as it is.
+            // 0x04..0x20); before that (a lone SYN-ACK, or one answered by a reset), and
+            // always without ra's own pass (`ra_pass`, see `set_ra_direction`), the handshake
+            // fixes it as it is.
             if status & 0x1 != 0 {
                 return None;
             }
             if status & 0x2 != 0 {
-                return (status & 0x3c != 0).then_some(false);
+                return (ra_pass && status & 0x3c != 0).then_some(false);
             }
             if is_wellknown(ports, sp, true) && !is_wellknown(ports, dp, true) {
                 return Some(true);
@@ -847,13 +856,7 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
     };
     let ports = PORT_DIRECTION.load(std::sync::atomic::Ordering::Relaxed);
     let ra_pass = ra_direction();
-    // Without ra's own pass a SYN-ACK turns nothing (it fixes the direction as it is).
-    let status = if ra_pass || status & 0x1 != 0 || status & 0x2 == 0 {
-        status
-    } else {
-        status & !0x3c
-    };
-    let (mut swap, mut guess) = match turn_rule(v6, proto, sp, dp, status, ports) {
+    let (mut swap, mut guess) = match turn_rule(v6, proto, sp, dp, status, ports, ra_pass) {
         Some(guessed) => (true, guess | guessed),
         None => (false, guess),
     };
@@ -862,13 +865,12 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
     // (argus ArgusCreateICMPFlow). ra turns its key like any REVERSE key when the request was
     // seen too; with replies alone it keeps the request order and prints the replies as the
     // destination's metrics (`<-`). It marks neither as a guess.
-    if ra_pass && !v6 && proto == 1 && f.reverse && r.meter.as_ref().is_none_or(|m| m.dst.pkts == 0)
-    {
-        key_flip = !key_flip;
-        swap = true;
-    }
     if !v6 && proto == 1 && f.reverse {
         guess = false;
+        if ra_pass && r.meter.as_ref().is_none_or(|m| m.dst.pkts == 0) {
+            key_flip = !key_flip;
+            swap = true;
+        }
     }
     Orientation {
         key_flip,
@@ -2363,22 +2365,24 @@ mod tests {
     fn tcp_direction_rules() {
         let sw = PortDirection::SERVICES | PortDirection::WELLKNOWN;
         // A SYN seen fixes the direction whatever the ports.
-        assert_eq!(turn_rule(false, 6, 80, 40000, 0x7, sw), None);
+        assert_eq!(turn_rule(false, 6, 80, 40000, 0x7, sw, true), None);
         // A SYN-ACK without its SYN: turned once established or closing, not before.
-        assert_eq!(turn_rule(false, 6, 80, 40000, 0x6, sw), Some(false));
-        assert_eq!(turn_rule(false, 6, 80, 40000, 0xa, sw), Some(false));
-        assert_eq!(turn_rule(false, 6, 80, 40000, 0x2, sw), None);
-        assert_eq!(turn_rule(false, 6, 80, 40000, 0x2002, sw), None);
+        assert_eq!(turn_rule(false, 6, 80, 40000, 0x6, sw, true), Some(false));
+        assert_eq!(turn_rule(false, 6, 80, 40000, 0xa, sw, true), Some(false));
+        assert_eq!(turn_rule(false, 6, 80, 40000, 0x2, sw, true), None);
+        assert_eq!(turn_rule(false, 6, 80, 40000, 0x2002, sw, true), None);
+        // Without ra's own pass (racluster under most `-m` keys) a SYN-ACK turns nothing.
+        assert_eq!(turn_rule(false, 6, 80, 40000, 0x6, sw, false), None);
         // No handshake: the port rule, as a guess, only when RA_PORT_DIRECTION names it.
-        assert_eq!(turn_rule(false, 6, 25, 53625, 0x4, sw), Some(true));
-        assert_eq!(turn_rule(false, 6, 25, 53625, 0x4, 0), None);
-        assert_eq!(turn_rule(false, 6, 53625, 25, 0x4, sw), None);
+        assert_eq!(turn_rule(false, 6, 25, 53625, 0x4, sw, true), Some(true));
+        assert_eq!(turn_rule(false, 6, 25, 53625, 0x4, 0, true), None);
+        assert_eq!(turn_rule(false, 6, 53625, 25, 0x4, sw, true), None);
         assert_eq!(
-            turn_rule(false, 6, 8080, 53625, 0x4, PortDirection::REGISTERED),
+            turn_rule(false, 6, 8080, 53625, 0x4, PortDirection::REGISTERED, true),
             Some(true)
         );
         // IPv6 TCP flows are never turned.
-        assert_eq!(turn_rule(true, 6, 25, 53625, 0x4, sw), None);
+        assert_eq!(turn_rule(true, 6, 25, 53625, 0x4, sw, true), None);
         // A REVERSE lone SYN-ACK prints in packet order: the key turned, the metrics not.
         let mut r = ipv4_record(6, 40000, 80, true);
         r.net = Some(NetworkDsr::Tcp(TcpDsr {
