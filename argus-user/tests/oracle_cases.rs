@@ -591,6 +591,59 @@ fn later_fragments_join_their_datagrams_flow() {
     assert_eq!(lines.len(), 1, "{lines:?}");
 }
 
+/// The life of a datagram's fragment flow (`flow::frag_join`): it moves into its parent when
+/// the datagram is complete and is deleted (a copy of the last fragment after that is a
+/// fragment flow of its own); at the parent's status interval its packets move in and, linked
+/// two seconds or more, it is deleted (a later fragment starts an orphan); fragments that came
+/// before the first one move in when the parent is reported, after the parent's own later
+/// packets, so the parent keeps its start.
+#[test]
+fn fragment_flows_live_until_complete_reported_or_two_seconds() {
+    const T: &str = "fragment_flows_live_until_complete_reported_or_two_seconds";
+    if !have_oracle(T) {
+        return;
+    }
+    let frags = fragments(53, 1500, 400);
+    let last = frags.len() - 1;
+    // Complete, then a copy of the last fragment.
+    let mut copied: Vec<(u64, Vec<u8>)> = every_ms(&frags);
+    copied.push((170_000, frags[last].clone()));
+    let lines = timed_case("fragment-copy-after-complete", &copied);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(flags(&lines[1]).contains('f'), "{lines:?}");
+    // The status interval (5 s) passes mid-datagram.
+    let lines = timed_case(
+        "fragment-status-mid-datagram",
+        &[
+            (1000, frags[0].clone()),
+            (5_842_000, frags[1].clone()),
+            (294_000, frags[last].clone()),
+        ],
+    );
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(flags(&lines[1]).contains('f'), "{lines:?}");
+    // A later fragment first, then the first one and a reply, all within the interval.
+    let reply = udp_frame(S, C, 53, 4000, 0, 40);
+    let lines = timed_case(
+        "fragment-before-first-then-reply",
+        &[
+            (1000, frags[1].clone()),
+            (67_000, frags[0].clone()),
+            (90_000, reply.clone()),
+        ],
+    );
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    // The same, the reply after the interval: the fragment moves in before it.
+    timed_case(
+        "fragment-before-first-reply-late",
+        &[
+            (1000, frags[1].clone()),
+            (67_000, frags[0].clone()),
+            (6_090_000, reply),
+        ],
+    );
+}
+
 /// ARP and RARP flows: a reply seen alone is keyed as its request and printed as the
 /// destination's (RSP); RARP requests and replies are flows of their own, keyed on the target
 /// protocol address of a reply and both hardware addresses, printed as `rarp`.

@@ -13,12 +13,13 @@ struct Opts {
     corpus: Option<PathBuf>,
     shrink: usize,
     batch: u64,
+    write: Option<PathBuf>,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: argus-fidelity [--scenarios N] [--seed FIRST] [--bin DIR] [--out FILE.md] [--failures DIR] [--corpus DIR] [--shrink N] [--batch N]\n\
-         \n  --scenarios N   scenarios to run (default 200), seeds FIRST..FIRST+N\n  --seed FIRST    first seed (default 1)\n  --bin DIR       our argus, ra and racluster (default: this program's directory)\n  --out FILE.md   write the report there (default: print it)\n  --failures DIR  shrunk captures of the differences (default target/fidelity)\n  --corpus DIR    also compare the sensors on every capture file in DIR\n  --shrink N      shrink at most N differences (default 10)\n  --batch N       scenarios per capture file (default 200; Debian's argus takes a second per file)"
+        "usage: argus-fidelity [--scenarios N] [--seed FIRST] [--bin DIR] [--out FILE.md] [--failures DIR] [--corpus DIR] [--shrink N] [--batch N] [--write FILE.pcap]\n\
+         \n  --scenarios N   scenarios to run (default 200), seeds FIRST..FIRST+N\n  --seed FIRST    first seed (default 1)\n  --bin DIR       our argus, ra and racluster (default: this program's directory)\n  --out FILE.md   write the report there (default: print it)\n  --failures DIR  shrunk captures of the differences (default target/fidelity)\n  --corpus DIR    also compare the sensors on every capture file in DIR\n  --shrink N      shrink at most N differences (default 10)\n  --batch N       scenarios per capture file (default 200; Debian's argus takes a second per file)\n  --write FILE    only write the scenarios' capture (as one batch) there"
     );
     std::process::exit(2)
 }
@@ -37,6 +38,7 @@ fn parse() -> Opts {
         corpus: None,
         shrink: 10,
         batch: 200,
+        write: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -50,6 +52,7 @@ fn parse() -> Opts {
             "--corpus" => o.corpus = Some(val().into()),
             "--shrink" => o.shrink = val().parse().unwrap_or_else(|_| usage()),
             "--batch" => o.batch = val().parse::<u64>().unwrap_or_else(|_| usage()).max(1),
+            "--write" => o.write = Some(val().into()),
             _ => usage(),
         }
     }
@@ -58,6 +61,12 @@ fn parse() -> Opts {
 
 fn main() -> anyhow::Result<()> {
     let o = parse();
+    if let Some(p) = &o.write {
+        let batch: Vec<scenario::Scenario> = (o.seed..o.seed + o.scenarios)
+            .map(scenario::generate)
+            .collect();
+        return scenario::write_batch(&batch, p);
+    }
     let tools = compare::Tools::new(&o.bin);
     let missing = tools.missing();
     if !missing.is_empty() {

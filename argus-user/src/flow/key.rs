@@ -86,10 +86,6 @@ pub struct PacketKey<'a> {
     /// transport header and keys like an unfragmented packet, and marks its direction of the
     /// flow as fragmented (argus `ARGUS_IPATTR_SRC/DST_FRAGMENTS`, ArgusModeler.c).
     pub first_fragment: bool,
-    /// A later fragment counted in its datagram's flow (`flow::frag_join`): argus
-    /// `ArgusUpdateParentFlow` adds its packets, bytes and times there, not its size or
-    /// inter-packet time.
-    pub joined: bool,
     /// Leading 32-bit words of `payload` that argus byte-swapped in place before taking its
     /// user data (ESP's SPI and sequence number).
     pub swapped_words: u8,
@@ -126,12 +122,11 @@ pub struct FragInfo {
 }
 
 /// argus' fragment object (`ArgusFragObject`, `ArgusUpdateFRAGState` in ArgusFrag.c) of a flow
-/// keyed on IPv4 fragments whose first fragment was not matched to it: fragment count, new and
-/// total payload bytes, the datagram length once the last fragment is seen, the largest
-/// fragment and the covered byte ranges. It is written as NETWORK DSR subtype 0x45.
+/// keyed on IPv4 fragments: fragment count, new and total payload bytes, the datagram length
+/// once the last fragment is seen, the largest fragment, the covered byte ranges, and the
+/// parent flow it is linked to ([`super::frag_join`]). It is written as NETWORK DSR subtype
+/// 0x45 when the fragment flow is reported alone.
 ///
-/// argus merges such flows into their parent when the first fragment was seen and reports
-/// them alone otherwise; the merge is not ported (no capture of the corpus exercises it).
 /// Overlap qualifiers are not kept, and when the covered range is not contiguous argus writes
 /// a heap pointer in the object where we write zero.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -144,12 +139,37 @@ pub struct FragState {
     /// Disjoint covered ranges, ascending; `n` of them in use.
     chunks: [(u32, u32); 8],
     n: u8,
+    /// The datagram's flow, once its first fragment was seen.
+    pub link: Option<super::frag_join::Link>,
 }
 
 impl FragState {
     pub fn update(&mut self, f: FragInfo) {
+        self.add(f, f.len);
+    }
+
+    /// The first fragment, counted in its own flow: its `len` bytes of IP payload cover the
+    /// datagram's start; argus' total counts its `app_len` bytes past the transport header.
+    pub fn add_first(&mut self, len: u32, app_len: u32) {
+        self.add(
+            FragInfo {
+                offset: 0,
+                len,
+                more: true,
+            },
+            app_len,
+        );
+    }
+
+    /// Every byte of the datagram seen (argus: `totlen == bytes` once the last fragment gave
+    /// the length).
+    pub fn complete(&self) -> bool {
+        self.totlen != 0 && self.totlen as u32 == self.bytes
+    }
+
+    fn add(&mut self, f: FragInfo, total: u32) {
         let (off, end) = (f.offset, f.offset.saturating_add(f.len));
-        self.totbytes = self.totbytes.wrapping_add(f.len);
+        self.totbytes = self.totbytes.wrapping_add(total);
         // New bytes: the part of [off, end) no chunk covers yet.
         let mut covered = 0u32;
         for &(s, e) in &self.chunks[..self.n as usize] {
@@ -870,12 +890,26 @@ pub fn fragment_key(src: u32, dst: u32, proto: u8, id: u16) -> (KeyBytes, bool) 
     (k, reverse)
 }
 
-/// For the first fragment of an IPv4 datagram (its IP header in `l3`): the key its later
-/// fragments have ([`fragment_key`]).
-pub fn later_fragments_key(l3: &[u8]) -> Option<KeyBytes> {
+/// For the first fragment of an IPv4 datagram (its IP header in `l3`): the packet key its
+/// later fragments have ([`fragment_key`]; argus `ArgusCreateFRAGFlow`), and the bytes of IP
+/// payload it carries.
+pub fn later_fragments_key<'a>(l3: &[u8], timeout: u32) -> Option<(PacketKey<'a>, u32)> {
     let ip = Ipv4::new(l3)?;
     let (src, dst) = (u32::from_be_bytes(ip.src()), u32::from_be_bytes(ip.dst()));
-    Some(fragment_key(src, dst, ip.proto(), ip.id()).0)
+    let (key, reverse) = fragment_key(src, dst, ip.proto(), ip.id());
+    let len = (ip.total_len() as u32).saturating_sub(ip.ihl() as u32);
+    Some((
+        PacketKey {
+            key,
+            reverse,
+            dir_qual: reverse,
+            timeout,
+            is_ip: true,
+            fragment: true,
+            ..Default::default()
+        },
+        len,
+    ))
 }
 
 /// A RARP request or reply (argus `ArgusCreateArpFlow`, ARGUS_TYPE_RARP): hardware and

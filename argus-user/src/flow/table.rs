@@ -28,6 +28,8 @@ use crate::wire::Decoded;
 const NIL: u32 = u32::MAX;
 /// Queue ids: 0 = status queue, 1.. = timeout queue for that many seconds.
 const STATUS_Q: u16 = 0;
+/// Not on any queue: a fragment flow linked to its parent ([`super::frag_join`]).
+const PARKED: u16 = u16::MAX;
 
 #[derive(Clone, Copy, Default)]
 struct Link {
@@ -159,7 +161,7 @@ pub struct Shard {
     pub cur_ifx: u16,
     /// Packets that found their flow expired since the caller last drained this.
     pub triggers: Vec<Trigger>,
-    /// Later IPv4 fragments' parents ([`super::frag_join`]).
+    /// The fragment flows linked to each parent ([`super::frag_join`]).
     frags: super::frag_join::FragTable,
 }
 
@@ -267,6 +269,9 @@ impl Shard {
 
     fn unlink(&mut self, i: u32) {
         let l = self.links[i as usize];
+        if l.queue == PARKED {
+            return;
+        }
         if l.prev != NIL {
             self.links[l.prev as usize].next = l.next;
         } else {
@@ -324,7 +329,9 @@ impl Shard {
         self.free.push(i);
     }
 
+    /// argus `ArgusSendFlowRecord`: the flow's fragment flows move into it first.
     fn send(&mut self, i: u32, cause: u8, out: &mut Vec<Emitted>) {
+        self.fold_children(i, None, None);
         let f = &mut self.flows[i as usize];
         if !f.has_packets() {
             return;
@@ -381,7 +388,6 @@ impl Shard {
 
     /// argus `ArgusProcessQueueTimeout` on the status queue, then on each timeout queue.
     pub fn tick(&mut self, now: Ts, out: &mut Vec<Emitted>) {
-        self.frags.expire(now);
         self.process_status_queue(now, out);
         for qi in 0..self.tq_order.len() {
             let qid = self.tq_order[qi];
@@ -391,6 +397,7 @@ impl Shard {
                 if h == NIL || !Self::timed_out(now, self.links[h as usize].qtime, us) {
                     break;
                 }
+                self.drop_children(h, out);
                 self.delete(h);
             }
         }
@@ -403,14 +410,16 @@ impl Shard {
             if h == NIL || !Self::timed_out(now, self.links[h as usize].qtime, us) {
                 break;
             }
+            self.fold_children(h, Some(now), Some(now));
             if !self.flows[h as usize].written {
                 self.send_due(h, out);
             }
             self.unlink(h);
-            let to = self.flows[h as usize].timeout.min(u16::MAX as u32) as u16;
+            let to = self.flows[h as usize].timeout.min(PARKED as u32 - 1) as u16;
             if to > 0 {
                 self.push(h, to, now);
             } else {
+                self.drop_children(h, out);
                 self.forget(h);
             }
         }
@@ -427,6 +436,7 @@ impl Shard {
                     let c = self.flows[h as usize].cause;
                     self.send(h, c, out);
                 }
+                self.drop_children(h, out);
                 self.delete(h);
             }
         }
@@ -436,6 +446,7 @@ impl Shard {
                 let c = self.flows[h as usize].cause;
                 self.send(h, c, out);
             }
+            self.drop_children(h, out);
             self.delete(h);
         }
     }
@@ -497,79 +508,149 @@ impl Shard {
         }
         self.stats.packets += 1;
         self.cur_idx = idx;
-        // A later fragment of a datagram whose first fragment was seen: its parent's packet.
-        if pk.fragment {
-            if let Some(p) = self.frags.get(&pk.key).copied() {
-                // Packets and bytes only: argus counts the datagram's application bytes (and
-                // takes its user data) from the first fragment alone.
-                let joined = PacketKey {
-                    key: p.key,
-                    reverse: p.reverse,
-                    dir_qual: false,
-                    fragment: false,
-                    frag: None,
-                    app_len: 0,
-                    payload: &[],
-                    joined: true,
-                    ..*pk
-                };
-                self.account(idx, now, d, &joined, key_hash(&joined.key), out);
-                return;
-            }
-        }
         let i = self.account(idx, now, d, pk, h, out);
         if pk.first_fragment {
-            self.first_fragment(i, now, pk);
+            self.first_fragment(i, now, pk, out);
+        } else if pk.frag.is_some() {
+            self.fragment_counted(i, now, out);
         }
     }
 
-    /// The first fragment `pk` of a datagram, accounted to flow `i`: later fragments join
-    /// `i` from now on, and those that came before it are folded into it (argus
-    /// `ArgusUpdateParentFlow`, see [`super::frag_join`]).
-    fn first_fragment(&mut self, i: u32, now: Ts, pk: &PacketKey) {
-        let Some(fk) = super::key::later_fragments_key(pk.l3) else {
+    /// The first fragment `pk` of a datagram, counted in flow `i`: find or create the
+    /// datagram's fragment flow, link it to `i` and add the first fragment's bytes to its
+    /// ranges (argus' fragment block of `ArgusUpdateFlow`, [`super::frag_join`]).
+    fn first_fragment(&mut self, i: u32, now: Ts, pk: &PacketKey, out: &mut Vec<Emitted>) {
+        let Some((fk, len)) = super::key::later_fragments_key(pk.l3, pk.timeout) else {
             return;
         };
-        self.frags.insert(
-            fk,
-            super::frag_join::Parent {
-                key: pk.key,
-                reverse: pk.reverse,
+        let h = key_hash(&fk.key);
+        let c = match self.index.find(h, |j| self.keys[j as usize] == fk.key) {
+            Some(c) => c,
+            None => {
+                let mut f = Flow::new(&fk);
+                f.frag = Some(Box::default());
+                let c = self.alloc(f, fk.key);
+                self.index.insert(h, c);
+                self.links[c as usize] = Link {
+                    prev: NIL,
+                    next: NIL,
+                    queue: PARKED,
+                    qtime: now,
+                    qidx: self.cur_idx,
+                };
+                self.stats.flows_created += 1;
+                c
+            }
+        };
+        if c == i {
+            return;
+        }
+        let from_src = self.flows[i as usize].reverse == pk.reverse;
+        let gen = self.gens[i as usize];
+        let st = self.flows[c as usize].frag.get_or_insert_with(Box::default);
+        st.add_first(len, pk.app_len);
+        if st.link.is_none() {
+            // Fragments that came before the first one: their flow leaves its queue.
+            st.link = Some(super::frag_join::Link {
+                parent: i,
+                gen,
+                from_src,
                 at: now,
-            },
-        );
-        let Some(f) = self
-            .index
-            .find(key_hash(&fk), |j| self.keys[j as usize] == fk)
-        else {
+            });
+            self.unlink(c);
+            self.links[c as usize].queue = PARKED;
+            self.frags.link(i, c);
+        }
+        self.fragment_counted(c, now, out);
+    }
+
+    /// A fragment was added to fragment flow `c`: a complete datagram moves into its parent
+    /// and its fragment flow is deleted (argus `ArgusUpdateFRAGState`; without a parent the
+    /// flow is reported alone).
+    fn fragment_counted(&mut self, c: u32, now: Ts, out: &mut Vec<Emitted>) {
+        let Some(st) = self.flows[c as usize].frag.as_deref() else {
             return;
         };
-        if f == i {
+        if !st.complete() {
             return;
         }
-        let frag = &self.flows[f as usize];
-        // Packets and bytes: the datagram's application bytes are the first fragment's.
-        let (pkts, bytes) = (
-            frag.src.pkts + frag.dst.pkts,
-            frag.src.bytes + frag.dst.bytes,
-        );
-        let (frag_start, frag_end) = (frag.src_start, frag.src_end);
-        let parent = &mut self.flows[i as usize];
-        // The fragments came from the first fragment's side of the parent.
-        let from_src = parent.reverse == pk.reverse;
-        let (side, start, end) = if from_src {
-            (&mut parent.src, &mut parent.src_start, &mut parent.src_end)
-        } else {
-            (&mut parent.dst, &mut parent.dst_start, &mut parent.dst_end)
-        };
-        side.pkts += pkts;
-        side.bytes += bytes;
-        *start = frag_start;
-        *end = frag_end;
-        if frag_end.sec != 0 {
-            parent.time_form = 2;
+        if !self.fold_child(c, Some(now)) {
+            self.send(c, Cause::Stop as u8, out);
         }
-        self.delete(f);
+        self.delete_child(c);
+    }
+
+    /// argus `ArgusUpdateParentFlow` of fragment flow `c`: whether it had a parent to move
+    /// its packets into (and packets to move). `now`: packet time, when a parent waiting out
+    /// its idle timeout can be put back on the status queue.
+    fn fold_child(&mut self, c: u32, now: Option<Ts>) -> bool {
+        let Some(link) = self.flows[c as usize].frag.as_deref().and_then(|s| s.link) else {
+            return false;
+        };
+        if self.gens[link.parent as usize] != link.gen {
+            return false;
+        }
+        let (p, ch) = two_mut(&mut self.flows, link.parent as usize, c as usize);
+        if !super::frag_join::fold(p, ch, link.from_src) {
+            return false;
+        }
+        // A parent already reported and waiting out its idle timeout would otherwise never
+        // report these packets (argus loses them: docs/compat.md).
+        let l = self.links[link.parent as usize];
+        if let (Some(now), true) = (now, l.queue != STATUS_Q && l.queue != PARKED) {
+            self.unlink(link.parent);
+            self.push(link.parent, STATUS_Q, now);
+        }
+        true
+    }
+
+    /// Move the fragment flows of parent `i` into it; at its status interval (`expire` = the
+    /// time), delete those linked [`super::frag_join::LINK_LIFETIME_US`] ago or more.
+    fn fold_children(&mut self, i: u32, expire: Option<Ts>, now: Option<Ts>) {
+        if self.frags.is_empty() {
+            return;
+        }
+        let kids = self.frags.children(i).to_vec();
+        for c in kids {
+            self.fold_child(c, now);
+            if let Some(now) = expire {
+                let at = self.flows[c as usize].frag.as_deref().and_then(|s| s.link);
+                if at
+                    .is_some_and(|l| Self::timed_out(now, l.at, super::frag_join::LINK_LIFETIME_US))
+                {
+                    self.delete_child(c);
+                }
+            }
+        }
+    }
+
+    /// Parent `i` is being deleted: its fragment flows still holding packets are reported
+    /// alone, and all are deleted (argus `ArgusDeleteObject`).
+    fn drop_children(&mut self, i: u32, out: &mut Vec<Emitted>) {
+        if self.frags.is_empty() {
+            return;
+        }
+        let kids = self.frags.children(i).to_vec();
+        for c in kids {
+            if self.flows[c as usize].has_packets() {
+                let f = &mut self.flows[c as usize];
+                if let Some(st) = f.frag.as_deref_mut() {
+                    st.link = None;
+                }
+                f.written = false;
+                self.emit(c, Cause::Timeout as u8, out);
+            }
+            self.delete_child(c);
+        }
+    }
+
+    /// Delete fragment flow `c`, linked or not.
+    fn delete_child(&mut self, c: u32) {
+        if let Some(l) = self.flows[c as usize].frag.as_deref().and_then(|s| s.link) {
+            self.frags.unlink(l.parent, c);
+        }
+        self.flows[c as usize].frag = None;
+        self.delete(c);
     }
 
     /// Find or create the flow of `pk` (argus' queue handling for an existing flow) and update
@@ -607,7 +688,7 @@ impl Shard {
                         }
                         self.push(i, STATUS_Q, now);
                     }
-                } else {
+                } else if l.queue != PARKED {
                     self.unlink(i);
                     self.push(i, STATUS_Q, now);
                 }
@@ -863,7 +944,7 @@ impl Shard {
         };
         c.pkts += 1;
         c.bytes += bytes;
-        if cfg.psize && !pk.joined {
+        if cfg.psize {
             let p = flow.psize.get_or_insert(PsizeDsr::default());
             let slot = if from_src { &mut p.src } else { &mut p.dst };
             let b = bytes.min(u16::MAX as u64) as u16;
@@ -872,7 +953,7 @@ impl Shard {
                 Some((mn, mx)) => (mn.min(b), mx.max(b)),
             });
         }
-        if cfg.jitter && !pk.joined {
+        if cfg.jitter {
             let (last, st) = if from_src {
                 (&mut flow.jit_last_src, &mut flow.jit_src_act)
             } else {
@@ -961,6 +1042,17 @@ fn add_dups(rec: &mut FlowRecord, h: &DupCounts) {
             body[..4].copy_from_slice(&st.to_be_bytes());
         }
         _ => {}
+    }
+}
+
+/// Two distinct elements of `v`, mutably.
+fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
+    if a < b {
+        let (x, y) = v.split_at_mut(b);
+        (&mut x[a], &mut y[0])
+    } else {
+        let (x, y) = v.split_at_mut(a);
+        (&mut y[0], &mut x[b])
     }
 }
 
