@@ -633,6 +633,17 @@ fn fragment_flows_live_until_complete_reported_or_two_seconds() {
         ],
     );
     assert_eq!(lines.len(), 1, "{lines:?}");
+    // Without the first fragment, an overlap shows as `V`, an exact copy does not.
+    let dgram = udp(4000, 53, 1500);
+    let piece = |a: usize, b: usize| {
+        let mut f = eth(A, B, &[], 0x0800);
+        f.extend(ipv4(C, S, 17, MF | (a / 8) as u16, &dgram[a..b]));
+        f
+    };
+    let lines = case("fragment-overlap", &[piece(400, 800), piece(408, 800)]);
+    assert!(flags(&lines[0]).contains('V'), "{lines:?}");
+    let lines = case("fragment-copy", &[piece(400, 800), piece(400, 800)]);
+    assert!(flags(&lines[0]).contains('f'), "{lines:?}");
     // The same, the reply after the interval: the fragment moves in before it.
     timed_case(
         "fragment-before-first-reply-late",

@@ -139,6 +139,9 @@ pub struct FragState {
     /// Disjoint covered ranges, ascending; `n` of them in use.
     chunks: [(u32, u32); 8],
     n: u8,
+    /// A fragment overlapped bytes seen before without repeating a covered range exactly
+    /// (argus `ARGUS_FRAGOVERLAP`, ra's `V`).
+    overlap: bool,
     /// The datagram's flow, once its first fragment was seen.
     pub link: Option<super::frag_join::Link>,
 }
@@ -172,11 +175,16 @@ impl FragState {
         self.totbytes = self.totbytes.wrapping_add(total);
         // New bytes: the part of [off, end) no chunk covers yet.
         let mut covered = 0u32;
+        let mut exact = false;
         for &(s, e) in &self.chunks[..self.n as usize] {
             let (a, b) = (s.max(off), e.min(end));
             if a < b {
                 covered += b - a;
             }
+            exact |= (s, e) == (off, end);
+        }
+        if covered > 0 && !exact {
+            self.overlap = true;
         }
         self.bytes = self.bytes.wrapping_add((end - off) - covered);
         self.insert(off, end);
@@ -243,6 +251,7 @@ impl FragState {
         b.extend_from_slice(&e.to_le_bytes());
         NetworkDsr::Other {
             subtype: 0x45,
+            qual: if self.overlap { 0x02 } else { 0 },
             body: b,
         }
     }
@@ -1295,7 +1304,7 @@ mod tests {
             len: 22,
             more: false,
         });
-        let NetworkDsr::Other { subtype, body } = f.to_dsr() else {
+        let NetworkDsr::Other { subtype, body, .. } = f.to_dsr() else {
             panic!("not a raw DSR");
         };
         assert_eq!(subtype, 0x45);

@@ -232,6 +232,11 @@ impl Flow {
         self.mpls = None;
         self.psize = None;
         self.icmp = None;
+        // A fragment flow forgets its datagram's byte ranges and length too (argus clears the
+        // whole fragment object): a datagram reported mid-way never completes.
+        if let Some(f) = self.frag.as_deref_mut() {
+            *f = key::FragState::default();
+        }
         if let Some(a) = self.ipattr.as_mut() {
             a.frag_bits = 0;
             if a.src_options.is_some() {

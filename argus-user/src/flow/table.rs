@@ -1037,6 +1037,7 @@ fn add_dups(rec: &mut FlowRecord, h: &DupCounts) {
         Some(NetworkDsr::Other {
             subtype: 3 | 4,
             body,
+            ..
         }) if body.len() >= 4 => {
             let st = u32::from_be_bytes([body[0], body[1], body[2], body[3]]) | bits;
             body[..4].copy_from_slice(&st.to_be_bytes());

@@ -802,6 +802,7 @@ impl TcpTracker {
                 body.extend_from_slice(&[0, 0, self.src.flags, self.src.winshift]);
                 NetworkDsr::Other {
                     subtype: SUB_TCP_INIT,
+                    qual: 0,
                     body,
                 }
             }
@@ -811,6 +812,7 @@ impl TcpTracker {
                 body.extend_from_slice(&[self.src.flags, self.dst.flags, 0, 0]);
                 NetworkDsr::Other {
                     subtype: SUB_TCP_STATUS,
+                    qual: 0,
                     body,
                 }
             }
@@ -914,7 +916,14 @@ mod tests {
         let body = vec![
             0, 0, 0, 1, 0, 0, 0x03, 0xe8, 0x04, 0x70, 0, 0, 0, 0, TH_SYN, 7,
         ];
-        assert_eq!(tr.to_dsr(), NetworkDsr::Other { subtype: 3, body });
+        assert_eq!(
+            tr.to_dsr(),
+            NetworkDsr::Other {
+                subtype: 3,
+                qual: 0,
+                body
+            }
+        );
         // A retransmitted SYN makes it a performance object with a src retransmission.
         tr.update(&syn, true, t(1_000_000));
         let p = perf(&tr);
@@ -1063,7 +1072,9 @@ mod tests {
         tr.update(&seg(7000, 9001, TH_RST | TH_ACK, 0, 0, 0), true, t(0));
         assert_eq!(tr.state(), LISTEN);
         match tr.to_dsr() {
-            NetworkDsr::Other { subtype: 3, body } => {
+            NetworkDsr::Other {
+                subtype: 3, body, ..
+            } => {
                 assert_eq!(&body[0..4], &RESET.to_be_bytes());
                 assert_eq!(&body[4..8], &6999u32.to_be_bytes());
             }
@@ -1080,7 +1091,9 @@ mod tests {
         assert_eq!(tr.state(), SYN_SENT);
         assert_eq!(tr.status(), SAW_SYN);
         match tr.to_dsr() {
-            NetworkDsr::Other { subtype: 3, body } => assert_eq!(&body[4..8], &42u32.to_be_bytes()),
+            NetworkDsr::Other {
+                subtype: 3, body, ..
+            } => assert_eq!(&body[4..8], &42u32.to_be_bytes()),
             other => panic!("{other:?}"),
         }
     }

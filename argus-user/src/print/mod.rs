@@ -1168,8 +1168,14 @@ fn flags(v: &View) -> [u8; 10] {
             f[6] = b'f';
         }
     }
-    if let Some(NetworkDsr::Other { subtype: 0x45, .. }) = &r.net {
-        f[6] = b'f';
+    // A fragment flow: `V` when argus saw its fragments overlap (ARGUS_FRAGOVERLAP).
+    if let Some(NetworkDsr::Other {
+        subtype: 0x45,
+        qual,
+        ..
+    }) = &r.net
+    {
+        f[6] = if qual & 0x02 != 0 { b'V' } else { b'f' };
     }
     if let Some(a) = &r.ipattr {
         let opts = (a.src_options.unwrap_or(0) | a.dst_options.unwrap_or(0)) as u8;
@@ -1221,6 +1227,7 @@ fn tcp_object(r: &FlowRecord) -> Option<(Cow<'_, TcpDsr>, bool)> {
         Some(NetworkDsr::Other {
             subtype: 0x03,
             body,
+            ..
         }) => {
             let win = body.get(12..14).map(|x| u16::from_be_bytes([x[0], x[1]]))?;
             let base = u32_at(body, 4)?;
@@ -1245,6 +1252,7 @@ fn tcp_object(r: &FlowRecord) -> Option<(Cow<'_, TcpDsr>, bool)> {
         Some(NetworkDsr::Other {
             subtype: 0x04,
             body,
+            ..
         }) => {
             let t = TcpDsr {
                 status: u32_at(body, 0)?,

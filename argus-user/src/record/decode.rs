@@ -572,6 +572,7 @@ fn decode_net(d: &Dsr) -> NetworkDsr {
         (0x10, 172) if d.body[6..].iter().all(|&b| b == 0) => NetworkDsr::Arp { ha: c.arr() },
         _ => NetworkDsr::Other {
             subtype: d.sub,
+            qual: d.qual,
             body: d.body.to_vec(),
         },
     }

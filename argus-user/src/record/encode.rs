@@ -338,8 +338,12 @@ fn encode_net(n: &NetworkDsr, out: &mut Vec<u8>) {
             out.extend_from_slice(&[0u8; 43 * 4 - 6]);
             end_dsr(out, at);
         }
-        NetworkDsr::Other { subtype, body } => {
-            let at = begin_dsr(out, 0x30, *subtype, 0);
+        NetworkDsr::Other {
+            subtype,
+            qual,
+            body,
+        } => {
+            let at = begin_dsr(out, 0x30, *subtype, *qual);
             out.extend_from_slice(body);
             pad4(out, at);
             end_dsr(out, at);

@@ -302,9 +302,11 @@ pub enum NetworkDsr {
     Arp {
         ha: [u8; 6],
     },
-    /// Anything else, raw (subtype and body).
+    /// Anything else, raw (subtype, qualifier and body).
     Other {
         subtype: u8,
+        /// The DSR header's qualifier (for argus' fragment object: `ARGUS_FRAGOVERLAP` 0x02).
+        qual: u8,
         body: Vec<u8>,
     },
 }
