@@ -815,6 +815,61 @@ fn joined_fragments_sizes_and_jitter() {
     );
 }
 
+/// argus files a TCP flow's inter-packet intervals as *active* or *idle* by what its sequence
+/// tracking made of the packet that ends each one (`TcpTracker::idle`); ra pools the two into
+/// `sjit`/`djit` with a units slip, so a flow with both kinds prints a jitter far from either.
+#[test]
+fn tcp_jitter_active_and_idle_intervals() {
+    const T: &str = "tcp_jitter_active_and_idle_intervals";
+    if !have_oracle(T) {
+        return;
+    }
+    const ACK: u8 = 0x10;
+    const PSH_ACK: u8 = 0x18;
+    const SYN: u8 = 0x02;
+    let seg = |fwd: bool, seq: u32, ack: u32, flags: u8, data: usize| {
+        let (sm, dm, s, d, sp, dp) = if fwd {
+            (A, B, C, S, 40000, 80)
+        } else {
+            (B, A, S, C, 80, 40000)
+        };
+        let mut f = eth(sm, dm, &[], 0x0800);
+        f.extend(ipv4(s, d, 6, 0, &tcp(sp, dp, seq, ack, flags, data)));
+        let len = f.len();
+        (0u64, f, len)
+    };
+    let at = |us: u64, mut x: (u64, Vec<u8>, usize)| {
+        x.0 = us;
+        x
+    };
+    // Data, the other side's data acknowledging it, an ACK, data (a new burst: idle), an ACK,
+    // data (continuing the unacknowledged burst: active).
+    extended_case(
+        "tcp-jitter-bursts",
+        &[
+            at(1000, seg(true, 1000, 1, PSH_ACK, 10)),
+            at(50_000, seg(false, 1, 1010, PSH_ACK, 10)),
+            at(50_000, seg(true, 1010, 11, ACK, 0)),
+            at(200_000, seg(true, 1010, 11, PSH_ACK, 10)),
+            at(400_000, seg(true, 1020, 11, ACK, 0)),
+            at(800_000, seg(true, 1020, 11, PSH_ACK, 10)),
+        ],
+    );
+    // A SYN retransmitted keeps the flag as it was (active); the ACK after the SYN-ACK and
+    // the first data are idle; data after it active.
+    extended_case(
+        "tcp-jitter-syn",
+        &[
+            at(1000, seg(true, 999, 0, SYN, 0)),
+            at(100_000, seg(true, 999, 0, SYN, 0)),
+            at(50_000, seg(false, 5000, 1000, SYN | ACK, 0)),
+            at(150_000, seg(true, 1000, 5001, ACK, 0)),
+            at(400_000, seg(true, 1000, 5001, PSH_ACK, 10)),
+            at(800_000, seg(true, 1010, 5001, PSH_ACK, 10)),
+        ],
+    );
+}
+
 /// argus turns an ESP packet's SPI and sequence number to host order before it takes the user
 /// data: `DCBAHGFE...` for `ABCDEFGH...`. (Debian's ra prints the SPI wrongly, see
 /// `esp_flows_are_keyed_and_printed_by_spi`: only the sensors are compared here.)

@@ -175,6 +175,9 @@ pub struct Flow {
     pub jit_last_dst: Ts,
     pub jit_src_act: TimeStats,
     pub jit_dst_act: TimeStats,
+    /// Intervals argus files as idle (TCP only: [`tcp::TcpTracker::idle`]).
+    pub jit_src_idle: TimeStats,
+    pub jit_dst_idle: TimeStats,
 }
 
 impl Flow {
@@ -214,6 +217,8 @@ impl Flow {
             jit_last_dst: Ts::default(),
             jit_src_act: TimeStats::default(),
             jit_dst_act: TimeStats::default(),
+            jit_src_idle: TimeStats::default(),
+            jit_dst_idle: TimeStats::default(),
         }
     }
 
@@ -257,6 +262,8 @@ impl Flow {
         }
         self.jit_src_act = TimeStats::default();
         self.jit_dst_act = TimeStats::default();
+        self.jit_src_idle = TimeStats::default();
+        self.jit_dst_idle = TimeStats::default();
     }
 
     pub fn has_packets(&self) -> bool {
@@ -333,11 +340,15 @@ impl Flow {
         if cfg.jitter {
             let j = JitterDsr {
                 src_act: self.jit_src_act.to_jitter(),
-                src_idle: None,
+                src_idle: self.jit_src_idle.to_jitter(),
                 dst_act: self.jit_dst_act.to_jitter(),
-                dst_idle: None,
+                dst_idle: self.jit_dst_idle.to_jitter(),
             };
-            if j.src_act.is_some() || j.dst_act.is_some() {
+            if j.src_act.is_some()
+                || j.dst_act.is_some()
+                || j.src_idle.is_some()
+                || j.dst_idle.is_some()
+            {
                 rec.jitter = Some(j);
             }
         }

@@ -954,10 +954,13 @@ impl Shard {
             });
         }
         if cfg.jitter {
-            let (last, st) = if from_src {
-                (&mut flow.jit_last_src, &mut flow.jit_src_act)
-            } else {
-                (&mut flow.jit_last_dst, &mut flow.jit_dst_act)
+            // argus `ArgusTallyStats`: active or idle as the protocol left `ArgusInProtocol`.
+            let idle = matches!(&flow.proto, ProtoState::Tcp(t) if t.idle());
+            let (last, st) = match (from_src, idle) {
+                (true, false) => (&mut flow.jit_last_src, &mut flow.jit_src_act),
+                (true, true) => (&mut flow.jit_last_src, &mut flow.jit_src_idle),
+                (false, false) => (&mut flow.jit_last_dst, &mut flow.jit_dst_act),
+                (false, true) => (&mut flow.jit_last_dst, &mut flow.jit_dst_idle),
             };
             if *last < now {
                 if last.sec > 0 {

@@ -176,6 +176,10 @@ pub struct TcpTracker {
     /// Last IP id (raw, as argus stores it) per direction, for out-of-order detection.
     sipid: u16,
     dipid: u16,
+    /// argus `model->ArgusInProtocol == 0` after this flow's last segment: the interval that
+    /// segment ended counts as *idle* (else *active*) in the jitter statistics
+    /// ([`TcpTracker::idle`]).
+    idle: bool,
     /// RTT from TCP timestamps, for the duplicate detector (not part of argus' model).
     pub ts_rtt: TsRtt,
 }
@@ -312,6 +316,16 @@ impl TcpTracker {
     /// argus does when TCP performance metrics are disabled. Default: performance objects.
     pub fn set_status_only(&mut self, on: bool) {
         self.status_only = on;
+    }
+
+    /// Whether the inter-packet interval the last segment ended is *idle* for argus' jitter
+    /// statistics (`ArgusTallyStats` files it under `ArgusInProtocol`, which
+    /// `ArgusUpdateTCPSequence` sets per segment): a data segment that continues a burst the
+    /// other side has not yet acknowledged, after the other side showed a window, is active;
+    /// the first segment of a burst, pure ACKs, zero-window segments and retransmissions are
+    /// idle; a pure SYN leaves the flag as it was.
+    pub fn idle(&self) -> bool {
+        self.idle
     }
 
     /// Whether the tracker has seen a segment (and so has a NETWORK DSR to write).
@@ -527,14 +541,18 @@ impl TcpTracker {
         let ipid = seg.ipid.swap_bytes();
         let mut last_ipid = if from_src { self.sipid } else { self.dipid };
         let (this, that) = self.dirs(from_src);
+        let mut idle = false;
 
         if seg.win == 0 && flags & (TH_FIN | TH_RST) == 0 {
             this.status |= WINDOW_SHUT;
+            idle = true;
         } else if flags & (TH_FIN | TH_RST) == 0 {
             this.win = seg.win;
         }
 
         if len != 0 && that.win != 0 {
+            // The first segment of a burst (nothing of this side unacknowledged) is idle.
+            idle |= this.winbytes == 0;
             this.bytes = this.bytes.wrapping_add(len);
             if this.flags & TH_FIN != 0 {
                 if seq < this.seq {
@@ -547,6 +565,8 @@ impl TcpTracker {
             if flags & TH_SYN == 0 {
                 this.winbytes = this.winbytes.wrapping_add(len);
             }
+        } else {
+            idle = true;
         }
 
         let newseq = seq.wrapping_add(len);
@@ -568,6 +588,7 @@ impl TcpTracker {
                         this.retrans = this.retrans.wrapping_add(1);
                         this.status |= PKTS_RETRANS;
                         this.winbytes = this.winbytes.wrapping_sub(len);
+                        idle = true;
                     }
                 } else {
                     let maxseq = if newseq > this.seq { newseq } else { this.seq };
@@ -579,6 +600,7 @@ impl TcpTracker {
                             this.retrans = this.retrans.wrapping_add(1);
                             this.status |= PKTS_RETRANS;
                             this.winbytes = this.winbytes.wrapping_sub(len);
+                            idle = true;
                         } else if newseq < this.seq {
                             if seq == that.ack.wrapping_add(1) {
                                 this.retrans = this.retrans.wrapping_add(1);
@@ -621,6 +643,7 @@ impl TcpTracker {
         } else {
             self.dipid = last_ipid;
         }
+        self.idle = idle;
     }
 
     /// `ArgusUpdateTCPStateMachine`: returns the computed state (LISTEN is returned but never

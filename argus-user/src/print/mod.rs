@@ -492,7 +492,7 @@ struct View<'a> {
     kind: char,
     /// IS-IS PDU type (kind 'i').
     isis_pdu: u32,
-    /// The TCP object ([`tcp_object`]), found once: borrowed from the record when it is the
+    /// The TCP object ([`NetworkDsr::tcp_object`]), found once: borrowed from the record when it is the
     /// full DSR; the bool says whether it has a source block.
     tcpo: Option<(Cow<'a, TcpDsr>, bool)>,
 }
@@ -568,7 +568,7 @@ impl<'a> View<'a> {
             proto: 0,
             kind: 'r',
             isis_pdu: 0,
-            tcpo: tcp_object(r),
+            tcpo: r.net.as_ref().and_then(NetworkDsr::tcp_object),
         };
         let Some(f) = &r.flow else { return v };
         match &f.key {
@@ -850,7 +850,10 @@ pub fn orientation(r: &FlowRecord) -> Orientation {
         (sport, dport)
     };
     let status = if proto == 6 {
-        tcp_object(r).map_or(0, |t| t.0.status)
+        r.net
+            .as_ref()
+            .and_then(NetworkDsr::tcp_object)
+            .map_or(0, |t| t.0.status)
     } else {
         0
     };
@@ -1211,58 +1214,6 @@ fn src_gap(v: &View) -> Option<u64> {
         return None;
     }
     v.tcp().map(|(_, s, _)| dir_gap(s).unwrap_or(0))
-}
-
-/// The record's TCP object: the full performance object, or the short forms argus writes
-/// for flows that never got established (0x03 "init": status, base sequence, options,
-/// window, flags, shift; 0x04 "status": status and flags) widened to it. The second value
-/// says whether it has a source block (the widened 0x03 form has, 0x04 has not).
-fn tcp_object(r: &FlowRecord) -> Option<(Cow<'_, TcpDsr>, bool)> {
-    let u32_at = |b: &[u8], o: usize| {
-        b.get(o..o + 4)
-            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
-    };
-    match &r.net {
-        Some(NetworkDsr::Tcp(t)) => Some((Cow::Borrowed(t), true)),
-        Some(NetworkDsr::Other {
-            subtype: 0x03,
-            body,
-            ..
-        }) => {
-            let win = body.get(12..14).map(|x| u16::from_be_bytes([x[0], x[1]]))?;
-            let base = u32_at(body, 4)?;
-            // No sequence progress recorded: the last sequence number is the base.
-            let src = TcpDir {
-                seqbase: base,
-                seq: base,
-                win,
-                flags: *body.get(14)?,
-                winshift: *body.get(15)?,
-                ..Default::default()
-            };
-            let t = TcpDsr {
-                status: u32_at(body, 0)?,
-                options: u32_at(body, 8)?,
-                src,
-                dst: None,
-                ..Default::default()
-            };
-            Some((Cow::Owned(t), true))
-        }
-        Some(NetworkDsr::Other {
-            subtype: 0x04,
-            body,
-            ..
-        }) => {
-            let t = TcpDsr {
-                status: u32_at(body, 0)?,
-                dst: None,
-                ..Default::default()
-            };
-            Some((Cow::Owned(t), false))
-        }
-        _ => None,
-    }
 }
 
 fn dst_gap(v: &View) -> Option<u64> {

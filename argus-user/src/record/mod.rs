@@ -8,6 +8,8 @@
 pub mod decode;
 pub mod encode;
 
+use std::borrow::Cow;
+
 /// Record type nibbles (byte 0, high nibble).
 pub const RT_FAR: u8 = 0x10;
 pub const RT_MAR: u8 = 0x80;
@@ -309,6 +311,60 @@ pub enum NetworkDsr {
         qual: u8,
         body: Vec<u8>,
     },
+}
+
+impl NetworkDsr {
+    /// The record's TCP object: the full performance object, or the short forms argus writes
+    /// for flows that never got established (0x03 "init": status, base sequence, options,
+    /// window, flags, shift; 0x04 "status": status and flags) widened to it. The second value
+    /// says whether it has a source block (the widened 0x03 form has, 0x04 has not).
+    pub fn tcp_object(&self) -> Option<(Cow<'_, TcpDsr>, bool)> {
+        let u32_at = |b: &[u8], o: usize| {
+            b.get(o..o + 4)
+                .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+        };
+        match self {
+            NetworkDsr::Tcp(t) => Some((Cow::Borrowed(t), true)),
+            NetworkDsr::Other {
+                subtype: 0x03,
+                body,
+                ..
+            } => {
+                let win = body.get(12..14).map(|x| u16::from_be_bytes([x[0], x[1]]))?;
+                let base = u32_at(body, 4)?;
+                // No sequence progress recorded: the last sequence number is the base.
+                let src = TcpDir {
+                    seqbase: base,
+                    seq: base,
+                    win,
+                    flags: *body.get(14)?,
+                    winshift: *body.get(15)?,
+                    ..Default::default()
+                };
+                let t = TcpDsr {
+                    status: u32_at(body, 0)?,
+                    options: u32_at(body, 8)?,
+                    src,
+                    dst: None,
+                    ..Default::default()
+                };
+                Some((Cow::Owned(t), true))
+            }
+            NetworkDsr::Other {
+                subtype: 0x04,
+                body,
+                ..
+            } => {
+                let t = TcpDsr {
+                    status: u32_at(body, 0)?,
+                    dst: None,
+                    ..Default::default()
+                };
+                Some((Cow::Owned(t), false))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// IPATTR DSR (0x48): TTL, TOS, IP id per direction and IP-option masks.
