@@ -396,7 +396,8 @@ impl Sums {
             x.has |= S_PSIZE;
             (x.psrc, x.pdst) = (p.src, p.dst);
         }
-        if let Some(NetworkDsr::Tcp(t)) = &r.net {
+        // The short init and status objects count as TCP objects too (widened).
+        if let Some((t, _)) = r.net.as_ref().and_then(NetworkDsr::tcp_object) {
             x.has |= S_TCP;
             x.status = t.status;
             x.sflags = t.src.flags;
@@ -434,11 +435,20 @@ impl Sums {
             let p = g.psize.get_or_insert_with(PsizeDsr::default);
             (p.src, p.dst) = (self.psrc, self.pdst);
         }
+        // A group whose first record had a short TCP object and that merged more records
+        // takes the full object, which holds what the others added.
+        if let (true, Some(net @ NetworkDsr::Other { subtype: 3 | 4, .. })) =
+            (self.has & S_TIMES != 0, g.net.as_mut())
+        {
+            if let Some((t, _)) = net.tcp_object() {
+                *net = NetworkDsr::Tcp(t.into_owned());
+            }
+        }
         if let Some(NetworkDsr::Tcp(t)) = &mut g.net {
             t.status = self.status;
             t.src.flags = self.sflags;
-            if let Some(d) = t.dst.as_mut() {
-                d.flags = self.dflags;
+            if self.has & S_TCPDST != 0 {
+                t.dst.get_or_insert_with(Default::default).flags = self.dflags;
             }
         }
         if let Some(e) = g.encaps.as_mut() {
@@ -957,24 +967,45 @@ fn merge(x: &mut Sums, g: &mut FlowRecord, go: Orientation, r: &FlowRecord, ro: 
         gj.src_idle = jit(gj.src_idle, si);
         gj.dst_idle = jit(gj.dst_idle, di);
     }
-    if let (true, Some(NetworkDsr::Tcp(t))) = (x.has & S_TCP != 0, &r.net) {
-        // Status bits are OR-ed, as argus merges them, so a transaction reads as its latest
-        // state (FIN, RST over CON); the SYN and SYN-ACK bits stay the first record's: they
-        // decide how ra orients the merged record, as they did for the first one.
+    if let (true, Some((t, _))) = (
+        x.has & S_TCP != 0,
+        r.net.as_ref().and_then(NetworkDsr::tcp_object),
+    ) {
+        // Status bits are OR-ed, so a transaction reads as its latest state (FIN, RST over
+        // CON; ACC once a SYN-ACK was seen). Debian's racluster copies the latest full TCP
+        // object over a group's short one and ORs full ones, with an RTP case falling through
+        // into TCP's: where they differ (a retransmission flag of an earlier record) ours
+        // keeps what every record saw (docs/compat.md).
         let st = if flip {
             swap_dir_bits(t.status)
         } else {
             t.status
         };
-        x.status |= st & !0x3;
+        x.status |= st;
         // TCP flags seen, per direction.
         let (s, d) = side(flip, Some(t.src), t.dst);
         if let Some(s) = s {
             x.sflags |= s.flags;
         }
-        if let (true, Some(d)) = (x.has & S_TCPDST != 0, d) {
+        if let Some(d) = d {
             x.dflags |= d.flags;
+            x.has |= S_TCPDST;
         }
+    }
+    // An ICMP error mapped onto a record of the group (ra's `U`, `R`, `T`): the group takes
+    // the first one (argus `ArgusMergeRecords` copies the DSR into a group that has none).
+    if g.icmp.is_none() && r.icmp.is_some() {
+        g.icmp = r.icmp;
+    }
+    // Fragments seen (ra's `F`), on the group's sides, into a group that has IP attributes
+    // (argus `ArgusMergeRecords` ORs the qualifiers and adds no IPATTR DSR a group lacks).
+    if let (Some(a), Some(ga)) = (&r.ipattr, g.ipattr.as_mut()) {
+        let b = a.frag_bits & 0x30;
+        ga.frag_bits |= if flip {
+            (b & 0x10) << 1 | (b & 0x20) >> 1
+        } else {
+            b
+        };
     }
     if let Some(u) = &r.dups {
         let gu = g.dups.get_or_insert_with(DupDsr::default);
@@ -1167,6 +1198,8 @@ fn turn(r: &mut FlowRecord, addrs: bool, ports: bool, metrics: bool) {
     if let Some(a) = r.ipattr.as_mut() {
         std::mem::swap(&mut a.src, &mut a.dst);
         std::mem::swap(&mut a.src_options, &mut a.dst_options);
+        let b = a.frag_bits;
+        a.frag_bits = (b & !0x30) | (b & 0x10) << 1 | (b & 0x20) >> 1;
     }
     if let Some(u) = r.dups.as_mut() {
         std::mem::swap(&mut u.src_pkts, &mut u.dst_pkts);
@@ -1352,6 +1385,53 @@ mod tests {
             Some(FlowKey::Ipv4 { src, sport, .. }) => assert_eq!((*src, *sport), (client, 40000)),
             k => panic!("key {k:?}"),
         }
+    }
+
+    /// A group whose first record carries the short TCP init object (a SYN alone) takes the
+    /// later records' status: the SYN-ACK bit of a later record makes it ACC (fidelity
+    /// seeds 28, 65), as does a mapped ICMP error and the fragment flag of a later record.
+    #[test]
+    fn short_tcp_object_takes_later_status_icmp_and_fragments() {
+        let (client, server) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let mut r1 = tcp(client, 40000, server, 80, 0);
+        let mut body = vec![0, 0, 0, 1, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0x02, 0];
+        r1.net = Some(NetworkDsr::Other {
+            subtype: 3,
+            qual: 0,
+            body: std::mem::take(&mut body),
+        });
+        r1.ipattr = Some(IpAttrDsr::default());
+        r1.time = Some(TimeDsr {
+            start: Ts { sec: 1, usec: 0 },
+            last: Ts { sec: 1, usec: 0 },
+            ..Default::default()
+        });
+        let mut r2 = tcp(client, 40000, server, 80, 0x3);
+        r2.time = Some(TimeDsr {
+            start: Ts { sec: 6, usec: 0 },
+            last: Ts { sec: 6, usec: 0 },
+            ..Default::default()
+        });
+        r2.icmp = Some(IcmpDsr {
+            qual: 0x01,
+            ..Default::default()
+        });
+        r2.ipattr = Some(IpAttrDsr {
+            frag_bits: 0x10,
+            ..Default::default()
+        });
+        let spec = KeySpec::parse(&["saddr", "daddr", "proto", "sport", "dport"]).unwrap();
+        let mut agg = Aggregator::new(spec);
+        agg.add(r1);
+        agg.add(r2);
+        let out = agg.finish();
+        let g = &out[0];
+        match &g.net {
+            Some(NetworkDsr::Tcp(t)) => assert_eq!(t.status, 0x3),
+            n => panic!("short TCP object kept: {n:?}"),
+        }
+        assert_eq!(g.icmp.map(|i| i.qual), Some(0x01));
+        assert_eq!(g.ipattr.map(|a| a.frag_bits), Some(0x10));
     }
 
     #[test]

@@ -1286,11 +1286,17 @@ fn state_str(v: &View) -> &'static str {
             _ => "UNK",
         };
     }
-    // A TCP record with an empty NETWORK DSR (no TCP header captured) reads like any other
-    // protocol's.
-    let tcp_net = !matches!(r.net, Some(NetworkDsr::Empty));
-    if v.proto == 6 && (v.kind == '4' || v.kind == '6') && tcp_net {
-        // A TCP record without the TCP object reads as status 0 (no handshake bits).
+    // A TCP record without a TCP object (no TCP header captured: an empty NETWORK DSR, or
+    // none) is CON with packets both ways and INT otherwise, whatever its cause.
+    let tcp_net = r.net.as_ref().and_then(NetworkDsr::tcp_object).is_some();
+    if v.proto == 6 && (v.kind == '4' || v.kind == '6') && !tcp_net {
+        return if s.pkts > 0 && d.pkts > 0 {
+            "CON"
+        } else {
+            "INT"
+        };
+    }
+    if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
         {
             let st = v.tcp().map(|t| t.0.status).unwrap_or(0);
             return if st & 0x3000 != 0 {
