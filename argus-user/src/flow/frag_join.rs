@@ -47,7 +47,7 @@ pub const LINK_LIFETIME_US: i64 = 2_000_000;
 /// The fragment flows of each parent of a shard, by parent slot.
 #[derive(Default)]
 pub struct FragTable {
-    children: hashbrown::HashMap<u32, Vec<u32>>,
+    pub(super) children: hashbrown::HashMap<u32, Vec<u32>>,
 }
 
 impl FragTable {
@@ -68,6 +68,14 @@ impl FragTable {
         if !v.contains(&child) {
             v.push(child);
         }
+    }
+
+    /// Remove `parent`'s list and return it.
+    pub fn take(&mut self, parent: u32) -> Vec<u32> {
+        if self.children.is_empty() {
+            return Vec::new();
+        }
+        self.children.remove(&parent).unwrap_or_default()
     }
 
     pub fn unlink(&mut self, parent: u32, child: u32) {

@@ -164,6 +164,14 @@ impl FragState {
         );
     }
 
+    /// argus `ArgusZeroRecord` of a fragment flow: everything but the link to its parent.
+    pub fn clear(&mut self) {
+        *self = FragState {
+            link: self.link,
+            ..Default::default()
+        };
+    }
+
     /// Every byte of the datagram seen (argus: `totlen == bytes` once the last fragment gave
     /// the length).
     pub fn complete(&self) -> bool {

@@ -238,9 +238,10 @@ impl Flow {
         self.psize = None;
         self.icmp = None;
         // A fragment flow forgets its datagram's byte ranges and length too (argus clears the
-        // whole fragment object): a datagram reported mid-way never completes.
+        // whole fragment object): a datagram reported mid-way never completes. Its link to a
+        // parent stays: the shard's fragment table lists it under that parent.
         if let Some(f) = self.frag.as_deref_mut() {
-            *f = key::FragState::default();
+            f.clear();
         }
         if let Some(a) = self.ipattr.as_mut() {
             a.frag_bits = 0;
