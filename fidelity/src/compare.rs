@@ -207,8 +207,28 @@ impl Outcome {
     }
 }
 
+/// Longest a tool may take on one capture: a sensor or client that hangs is a failure with
+/// its command line, not a stuck run.
+const RUN_LIMIT_S: u32 = 300;
+
 fn run(cmd: &mut Command) -> anyhow::Result<std::process::Output> {
-    let o = cmd.env("TZ", "UTC").output()?;
+    let mut limited = Command::new("timeout");
+    limited
+        .arg("-s")
+        .arg("KILL")
+        .arg(RUN_LIMIT_S.to_string())
+        .arg(cmd.get_program())
+        .args(cmd.get_args())
+        .env("TZ", "UTC");
+    let o = limited.output()?;
+    // timeout(1) exits 137 when it had to kill the command.
+    if o.status.code() == Some(137) || o.status.code() == Some(124) {
+        anyhow::bail!(
+            "{:?} {:?} ran over {RUN_LIMIT_S} s",
+            cmd.get_program(),
+            cmd.get_args().collect::<Vec<_>>()
+        );
+    }
     Ok(o)
 }
 
