@@ -288,17 +288,23 @@ fn cluster(bin: &Path, file: &Path, keys: &str) -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// A racluster line with an ESP SPI (its `dport`) cut to its lower half: Debian's ra overwrites
-/// the upper half with two spaces (docs/compat.md), so only the lower half is compared.
-fn esp_spi_lower(line: &str) -> String {
-    let mut c: Vec<&str> = line.split(',').collect();
-    if c.get(3) == Some(&"esp") {
-        if let Some(d) = c.get_mut(8) {
+/// Documented difference (docs/compat.md): Debian's ra overwrites the upper half of an ESP
+/// SPI (printed as `dport`) with two spaces, so only the lower half is compared: columns `c`
+/// of a printed line, `proto` and `dport` their positions.
+fn cut_esp_spi(c: &mut [&str], proto: usize, dport: usize) {
+    if c.get(proto) == Some(&"esp") {
+        if let Some(d) = c.get_mut(dport) {
             if d.len() == 10 {
                 *d = &d[6..];
             }
         }
     }
+}
+
+/// A racluster line with its ESP SPI cut ([`cut_esp_spi`]).
+fn esp_spi_lower(line: &str) -> String {
+    let mut c: Vec<&str> = line.split(',').collect();
+    cut_esp_spi(&mut c, 3, 8);
     c.join(",")
 }
 
@@ -375,7 +381,7 @@ fn compare(
         };
         let t = tallies.entry(class).or_default();
         t.records += 1;
-        let rc: Vec<&str> = r.split(',').collect();
+        let mut rc: Vec<&str> = r.split(',').collect();
         let found: Option<&String> = pool.get_mut(&key(&rc)).and_then(|cands| {
             let pos = cands.iter().position(|o| *o == r).unwrap_or(0);
             (!cands.is_empty()).then(|| cands.remove(pos))
@@ -387,17 +393,9 @@ fn compare(
             continue;
         };
         let mut oc: Vec<&str> = o.split(',').collect();
-        // Documented differences (docs/compat.md): Debian's ra overwrites the upper half of
-        // an ESP SPI with two spaces; only the lower half is compared.
-        let esp_lower;
-        if !sensor && rc.get(col("proto")) == Some(&"esp") {
-            let dp = col("dport");
-            if let (Some(a), Some(b)) = (rc.get(dp), oc.get(dp)) {
-                if a.len() == 10 && b.len() == 10 && a[6..] == b[6..] {
-                    esp_lower = a.to_string();
-                    oc[dp] = &esp_lower;
-                }
-            }
+        if !sensor {
+            cut_esp_spi(&mut rc, col("proto"), col("dport"));
+            cut_esp_spi(&mut oc, col("proto"), col("dport"));
         }
         if oc == rc {
             t.identical += 1;

@@ -331,7 +331,7 @@ impl Shard {
 
     /// argus `ArgusSendFlowRecord`: the flow's fragment flows move into it first.
     fn send(&mut self, i: u32, cause: u8, out: &mut Vec<Emitted>) {
-        self.fold_children(i, None, None);
+        self.fold_children(i, None);
         let f = &mut self.flows[i as usize];
         if !f.has_packets() {
             return;
@@ -410,7 +410,7 @@ impl Shard {
             if h == NIL || !Self::timed_out(now, self.links[h as usize].qtime, us) {
                 break;
             }
-            self.fold_children(h, Some(now), Some(now));
+            self.fold_children(h, Some(now));
             if !self.flows[h as usize].written {
                 self.send_due(h, out);
             }
@@ -590,7 +590,12 @@ impl Shard {
         if self.gens[link.parent as usize] != link.gen {
             return false;
         }
-        let (p, ch) = two_mut(&mut self.flows, link.parent as usize, c as usize);
+        let Ok([p, ch]) = self
+            .flows
+            .get_disjoint_mut([link.parent as usize, c as usize])
+        else {
+            return false;
+        };
         if !super::frag_join::fold(p, ch, link.from_src) {
             return false;
         }
@@ -606,13 +611,13 @@ impl Shard {
 
     /// Move the fragment flows of parent `i` into it; at its status interval (`expire` = the
     /// time), delete those linked [`super::frag_join::LINK_LIFETIME_US`] ago or more.
-    fn fold_children(&mut self, i: u32, expire: Option<Ts>, now: Option<Ts>) {
+    fn fold_children(&mut self, i: u32, expire: Option<Ts>) {
         if self.frags.is_empty() {
             return;
         }
         let kids = self.frags.children(i).to_vec();
         for c in kids {
-            self.fold_child(c, now);
+            self.fold_child(c, expire);
             if let Some(now) = expire {
                 let at = self.flows[c as usize].frag.as_deref().and_then(|s| s.link);
                 if at
@@ -1042,17 +1047,6 @@ fn add_dups(rec: &mut FlowRecord, h: &DupCounts) {
             body[..4].copy_from_slice(&st.to_be_bytes());
         }
         _ => {}
-    }
-}
-
-/// Two distinct elements of `v`, mutably.
-fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
-    if a < b {
-        let (x, y) = v.split_at_mut(b);
-        (&mut x[a], &mut y[0])
-    } else {
-        let (x, y) = v.split_at_mut(a);
-        (&mut y[0], &mut x[b])
     }
 }
 

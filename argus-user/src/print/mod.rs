@@ -1288,35 +1288,32 @@ fn state_str(v: &View) -> &'static str {
     }
     // A TCP record without a TCP object (no TCP header captured: an empty NETWORK DSR, or
     // none) is CON with packets both ways and INT otherwise, whatever its cause.
-    let tcp_net = r.net.as_ref().and_then(NetworkDsr::tcp_object).is_some();
-    if v.proto == 6 && (v.kind == '4' || v.kind == '6') && !tcp_net {
-        return if s.pkts > 0 && d.pkts > 0 {
-            "CON"
-        } else {
-            "INT"
-        };
-    }
     if v.proto == 6 && (v.kind == '4' || v.kind == '6') {
-        {
-            let st = v.tcp().map(|t| t.0.status).unwrap_or(0);
-            return if st & 0x3000 != 0 {
-                "RST"
-            } else if st & 0x38 != 0 {
-                "FIN"
-            } else if st & 0x7 == 0x6 && v.kind == '4' && ra_direction() {
-                // IPv4, established after a SYN-ACK whose SYN was not seen (Debian's ra leaves
-                // IPv6 TCP flows as they are, see `turn_rule`).
-                "CLO"
-            } else if st & 0x4 != 0 {
+        let Some((t, _, _)) = v.tcp() else {
+            return if s.pkts > 0 && d.pkts > 0 {
                 "CON"
-            } else if st & 0x2 != 0 {
-                "ACC"
-            } else if st & 0x1 != 0 {
-                "REQ"
             } else {
-                "CON"
+                "INT"
             };
-        }
+        };
+        let st = t.status;
+        return if st & 0x3000 != 0 {
+            "RST"
+        } else if st & 0x38 != 0 {
+            "FIN"
+        } else if st & 0x7 == 0x6 && v.kind == '4' && ra_direction() {
+            // IPv4, established after a SYN-ACK whose SYN was not seen (Debian's ra leaves
+            // IPv6 TCP flows as they are, see `turn_rule`).
+            "CLO"
+        } else if st & 0x4 != 0 {
+            "CON"
+        } else if st & 0x2 != 0 {
+            "ACC"
+        } else if st & 0x1 != 0 {
+            "REQ"
+        } else {
+            "CON"
+        };
     }
     if (v.kind == '4' && v.proto == 1) || (v.kind == '6' && v.proto == 58) {
         let sp = v.sport.unwrap_or(0);
